@@ -1,0 +1,71 @@
+/*
+ * pyunik's MicroPython main: from pvboot's start info to the REPL.
+ */
+#include "py/compile.h"
+#include "py/gc.h"
+#include "py/mperrno.h"
+#include "py/runtime.h"
+#include "py/stackctrl.h"
+#include "shared/runtime/pyexec.h"
+
+#include "board_init.h"
+#include "pvboot.h"
+
+// Clearing the GC's allocation table costs time linear in the heap size, at
+// every boot: the heap is capped unless the board says otherwise.
+#ifndef PYUNIK_HEAP_MAX
+#define PYUNIK_HEAP_MAX (64 * 1024 * 1024)
+#endif
+
+// What the stack checker keeps in reserve below the limit, for the
+// handlers of a RuntimeError "maximum recursion depth exceeded".
+#define STACK_MARGIN (8 * 1024)
+
+static void heap_init(const pvboot_start_info_t *si) {
+    size_t size = si->heap.size;
+    if (size > PYUNIK_HEAP_MAX) {
+        size = PYUNIK_HEAP_MAX;
+    }
+    if (size < 4096) {
+        pvboot_printf("pyunik: no RAM left for the heap (%lu bytes free); give the VM more memory\n",
+            (unsigned long)size);
+        pvboot_shutdown(PVBOOT_EXIT_FAULT);
+    }
+    gc_init((void *)si->heap.addr, (void *)(si->heap.addr + size));
+}
+
+int pvboot_main(const pvboot_start_info_t *si) {
+    // Consoles and other devices first: errors after this can be seen.
+    board_init();
+
+    mp_stack_ctrl_init();
+    mp_stack_set_limit(si->stack.size - STACK_MARGIN);
+    heap_init(si);
+
+    for (;;) {
+        mp_init();
+
+        for (;;) {
+            if (pyexec_mode_kind == PYEXEC_MODE_RAW_REPL) {
+                if (pyexec_raw_repl() != 0) {
+                    break;
+                }
+            } else {
+                if (pyexec_friendly_repl() != 0) {
+                    break;
+                }
+            }
+        }
+
+        mp_printf(&mp_plat_print, "MPY: soft reboot\n");
+        gc_sweep_all();
+        mp_deinit();
+    }
+    return 0;
+}
+
+void nlr_jump_fail(void *val) {
+    pvboot_printf("\npyunik: uncaught NLR %p\n", val);
+    pvboot_shutdown(PVBOOT_EXIT_FAULT);
+}
+

@@ -1,0 +1,90 @@
+/*
+ * MicroPython configuration of the pyunik port (x86_64, PVH, bare metal).
+ * Board- and plugin-specific settings arrive through board_config.h, which
+ * pyunik.build generates from the board file.
+ */
+#include <stdint.h>
+
+#include "board_config.h"
+
+// A full-featured interpreter: what a user of the unix port expects.
+#define MICROPY_CONFIG_ROM_LEVEL (MICROPY_CONFIG_ROM_LEVEL_EXTRA_FEATURES)
+
+#define MICROPY_ENABLE_GC (1)
+#define MICROPY_STACK_CHECK (1)
+#define MICROPY_ENABLE_EMERGENCY_EXCEPTION_BUF (1)
+#define MICROPY_EMERGENCY_EXCEPTION_BUF_SIZE (256)
+#define MICROPY_LONGINT_IMPL (MICROPY_LONGINT_IMPL_MPZ)
+#define MICROPY_FLOAT_IMPL (MICROPY_FLOAT_IMPL_DOUBLE)
+#define MICROPY_USE_INTERNAL_ERRNO (1)
+#define MICROPY_ALLOC_PATH_MAX (256)
+#define MICROPY_EMIT_X64 (1)
+#define MICROPY_KBD_EXCEPTION (1)
+#define MICROPY_HELPER_REPL (1)
+#define MICROPY_REPL_INFO (1)
+#define MICROPY_ENABLE_SCHEDULER (1)
+#define MICROPY_SCHEDULER_DEPTH (8)
+#define MICROPY_WARNINGS (1)
+#define MICROPY_PERSISTENT_CODE_LOAD (1)
+
+// Modules. No filesystem yet: no VFS, os or io.open.
+#define MICROPY_VFS (0)
+#define MICROPY_READER_VFS (0)
+#define MICROPY_PY_OS (0)
+#define MICROPY_PY_SYS_PLATFORM "pyunik"
+#define MICROPY_PY_SYS_STDFILES (1)
+#define MICROPY_PY_SYS_STDIO_BUFFER (1)
+#define MICROPY_PY_SYS_EXIT (1)
+#define MICROPY_PY_SELECT (1)
+#define MICROPY_PY_TIME (1)
+#define MICROPY_PY_TIME_GMTIME_LOCALTIME_MKTIME (0)
+#define MICROPY_PY_TIME_TIME_TIME_NS (0)
+#define MICROPY_PY_ASYNCIO (1)
+#define MICROPY_PY_HASHLIB_SHA1 (0)
+#define MICROPY_PY_CRYPTOLIB (0)
+uint64_t pvboot_clock_cycles(void);
+#define MICROPY_PY_RANDOM_SEED_INIT_FUNC (pvboot_clock_cycles())
+#define MICROPY_PY_MACHINE (1)
+#define MICROPY_PY_MACHINE_INCLUDEFILE "machine_port.c"
+#define MICROPY_PY_MACHINE_RESET (1)
+#define MICROPY_PY_MACHINE_MEMX (1)
+#define MICROPY_PY_MACHINE_PIN_BASE (0)
+#define MICROPY_PY_MACHINE_BARE_METAL_FUNCS (0)
+
+// Type definitions for x86_64.
+#define MP_SSIZE_MAX (0x7fffffffffffffffL)
+#define UINT_FMT "%lu"
+#define INT_FMT "%ld"
+typedef int64_t mp_int_t;   // must be pointer size
+typedef uint64_t mp_uint_t; // must be pointer size
+typedef long mp_off_t;
+
+#include <alloca.h>
+// libm_dbl has no log2; MicroPython supplies one when asked.
+#define MP_NEED_LOG2 (1)
+
+#define MICROPY_HW_MCU_NAME "x86_64"
+#ifndef MICROPY_HW_BOARD_NAME
+#define MICROPY_HW_BOARD_NAME "pyunik"
+#endif
+
+#define MP_STATE_PORT MP_STATE_VM
+
+// The console is polled while Python runs, so that Ctrl-C interrupts a busy
+// loop: every MICROPY_VM_HOOK_COUNT jumps/returns the VM looks at it once.
+#define MICROPY_VM_HOOK_COUNT (2000)
+#define MICROPY_VM_HOOK_INIT static unsigned int vm_hook_divisor = MICROPY_VM_HOOK_COUNT;
+#define MICROPY_VM_HOOK_POLL \
+    if (--vm_hook_divisor == 0) { \
+        vm_hook_divisor = MICROPY_VM_HOOK_COUNT; \
+        mp_hal_poll_console(); \
+    }
+#define MICROPY_VM_HOOK_LOOP MICROPY_VM_HOOK_POLL
+#define MICROPY_VM_HOOK_RETURN MICROPY_VM_HOOK_POLL
+
+// Waiting (time.sleep, select.poll, asyncio) polls the console and then
+// lets the CPU rest until the deadline or the next event.
+void mp_hal_poll_console(void);
+void mp_hal_wait_event(mp_int_t timeout_ms);
+#define MICROPY_INTERNAL_EVENT_HOOK mp_hal_poll_console()
+#define MICROPY_INTERNAL_WFE(TIMEOUT_MS) mp_hal_wait_event(TIMEOUT_MS)

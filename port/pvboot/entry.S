@@ -1,0 +1,151 @@
+/*
+ * PVH entry: from 32-bit protected mode (paging off, flat segments,
+ * %ebx = physical address of struct hvm_start_info) to long mode and C.
+ *
+ * The first 4 GiB are identity-mapped with 2 MiB pages: the image, RAM below
+ * 4 GiB and the local APIC / IOAPIC / MMIO window all live there.
+ */
+#include <xen/elfnote.h>
+
+#define CR0_PE (1 << 0)
+#define CR0_MP (1 << 1)
+#define CR0_EM (1 << 2)
+#define CR0_WP (1 << 16)
+#define CR0_PG (1 << 31)
+#define CR4_PAE (1 << 5)
+#define CR4_OSFXSR (1 << 9)
+#define CR4_OSXMMEXCPT (1 << 10)
+#define MSR_EFER 0xc0000080
+#define EFER_LME (1 << 8)
+#define EFER_NXE (1 << 11)
+
+#define PTE_PRESENT 0x1
+#define PTE_WRITE 0x2
+#define PTE_LARGE 0x80
+
+#define BOOT_STACK_SIZE (64 * 1024)
+
+/* The note QEMU's and Xen's PVH loaders look for: where to enter, 32-bit. */
+    .section .note.pvh, "a", @note
+    .balign 4
+    .long 4                         /* name size: "Xen\0" */
+    .long 4                         /* descriptor size */
+    .long XEN_ELFNOTE_PHYS32_ENTRY
+    .asciz "Xen"
+    .balign 4
+    .long _start32
+    .balign 4
+
+    .section .text.boot, "ax"
+    .code32
+    .globl _start32
+_start32:
+    cli
+    cld
+    movl %ebx, pvboot_start_info_paddr
+
+    /* Zero the paging structures: the loader zeroes .bss, but say so here
+     * rather than depend on it. PML4, PDPT and four directories: 6 pages of 4 KiB. */
+    movl $boot_pml4, %edi
+    xorl %eax, %eax
+    movl $(6 * 4096 / 4), %ecx
+    rep stosl
+
+    /* PML4[0] -> PDPT; PDPT[0..3] -> four page directories. */
+    movl $boot_pdpt, %eax
+    orl $(PTE_PRESENT | PTE_WRITE), %eax
+    movl %eax, boot_pml4
+
+    movl $boot_pd, %eax
+    orl $(PTE_PRESENT | PTE_WRITE), %eax
+    movl $boot_pdpt, %edi
+    movl $4, %ecx
+1:  movl %eax, (%edi)
+    addl $4096, %eax
+    addl $8, %edi
+    loop 1b
+
+    /* 2048 entries of 2 MiB: physical 0 .. 4 GiB. The high dword of each
+     * entry stays zero (all addresses are below 4 GiB). */
+    movl $boot_pd, %edi
+    movl $(PTE_PRESENT | PTE_WRITE | PTE_LARGE), %eax
+    movl $2048, %ecx
+2:  movl %eax, (%edi)
+    addl $0x200000, %eax
+    addl $8, %edi
+    loop 2b
+
+    movl %cr4, %eax
+    orl $(CR4_PAE | CR4_OSFXSR | CR4_OSXMMEXCPT), %eax
+    movl %eax, %cr4
+
+    movl $boot_pml4, %eax
+    movl %eax, %cr3
+
+    movl $MSR_EFER, %ecx
+    rdmsr
+    orl $(EFER_LME | EFER_NXE), %eax
+    wrmsr
+
+    /* Paging on (long mode becomes active), SSE usable: EM off, MP on. */
+    movl %cr0, %eax
+    andl $~CR0_EM, %eax
+    orl $(CR0_PE | CR0_MP | CR0_WP | CR0_PG), %eax
+    movl %eax, %cr0
+
+    lgdt boot_gdt_desc
+    ljmp $0x08, $_start64
+
+    .code64
+_start64:
+    movw $0x10, %ax
+    movw %ax, %ds
+    movw %ax, %es
+    movw %ax, %ss
+    xorw %ax, %ax
+    movw %ax, %fs
+    movw %ax, %gs
+
+    movq $boot_stack_top, %rsp
+    xorq %rbp, %rbp
+    call pvboot_start
+    /* pvboot_start does not return; if it does, stop. */
+3:  cli
+    hlt
+    jmp 3b
+
+    .section .rodata
+    .balign 16
+boot_gdt:
+    .quad 0                         /* null */
+    .quad 0x00af9a000000ffff        /* 0x08: 64-bit code, ring 0 */
+    .quad 0x00cf92000000ffff        /* 0x10: data, ring 0 */
+boot_gdt_end:
+    .globl boot_gdt_desc
+boot_gdt_desc:
+    .word boot_gdt_end - boot_gdt - 1
+    .quad boot_gdt
+
+    .section .data
+    .globl pvboot_start_info_paddr
+    .balign 8
+pvboot_start_info_paddr:
+    .quad 0
+
+    /* In .pvboot.bss, out of .bss, so that clearing .bss in C does not wipe the page
+     * tables or the stack we are running on. */
+    .section .pvboot.bss, "aw", @nobits
+    .balign 4096
+boot_pml4:
+    .skip 4096
+boot_pdpt:
+    .skip 4096
+boot_pd:
+    .skip 4 * 4096
+    .globl boot_stack_bottom
+boot_stack_bottom:
+    .skip BOOT_STACK_SIZE
+    .globl boot_stack_top
+boot_stack_top:
+
+    .section .note.GNU-stack, "", @progbits

@@ -1,0 +1,72 @@
+/*
+ * The PVH start info: command line and memory map, and from it the region
+ * the port may use as its heap.
+ */
+#include <stdint.h>
+
+#include <xen/arch-x86/hvm/start_info.h>
+
+#include "pvboot_internal.h"
+
+/* pvboot maps the first 4 GiB (entry.S); RAM above it is not usable yet. */
+#define MAPPED_LIMIT (4ULL << 30)
+/* Below 1 MiB live the start info, the memory map, the command line, BIOS
+ * data and the VGA hole: never hand it out. */
+#define LOW_LIMIT (1ULL << 20)
+
+static pvboot_memmap_entry_t memmap[PVBOOT_MAX_MEMMAP];
+
+static void consider_free(pvboot_start_info_t *si, uint64_t start, uint64_t end) {
+    uint64_t image_end = (uintptr_t)_end;
+    if (start < LOW_LIMIT) {
+        start = LOW_LIMIT;
+    }
+    /* Regions overlapping the image start after it. */
+    if (start < image_end && end > (uintptr_t)__image_start) {
+        start = image_end;
+    }
+    if (end > MAPPED_LIMIT) {
+        end = MAPPED_LIMIT;
+    }
+    start = (start + 4095) & ~4095ULL;
+    end &= ~4095ULL;
+    if (end > start && end - start > si->heap.size) {
+        si->heap.addr = (uintptr_t)start;
+        si->heap.size = (size_t)(end - start);
+    }
+}
+
+void pvboot_memmap_init(uint64_t start_info_paddr, pvboot_start_info_t *si) {
+    const struct hvm_start_info *hsi = (const struct hvm_start_info *)(uintptr_t)start_info_paddr;
+    si->cmdline = "";
+    if (hsi == NULL || hsi->magic != XEN_HVM_START_MAGIC_VALUE) {
+        pvboot_printf("pvboot: no PVH start info (magic %x)\n", hsi ? hsi->magic : 0);
+        return;
+    }
+    if (hsi->cmdline_paddr != 0) {
+        si->cmdline = (const char *)(uintptr_t)hsi->cmdline_paddr;
+    }
+    if (hsi->version < 1 || hsi->memmap_paddr == 0) {
+        /* Xen gives a PVH dom0 no map; XENMEM_memory_map will fill this in
+         * once the Xen plugin exists. */
+        return;
+    }
+    const struct hvm_memmap_table_entry *e = (const void *)(uintptr_t)hsi->memmap_paddr;
+    size_t n = 0;
+    for (uint32_t i = 0; i < hsi->memmap_entries && n < PVBOOT_MAX_MEMMAP; i++) {
+        /* QEMU microvm's qboot appends an empty entry (0 + 0, type 0). */
+        if (e[i].size == 0) {
+            continue;
+        }
+        memmap[n].addr = e[i].addr;
+        memmap[n].size = e[i].size;
+        memmap[n].type = e[i].type;
+        if (e[i].type == XEN_HVM_MEMMAP_TYPE_RAM) {
+            si->ram_total += e[i].size;
+            consider_free(si, e[i].addr, e[i].addr + e[i].size);
+        }
+        n++;
+    }
+    si->memmap = memmap;
+    si->memmap_entries = n;
+}

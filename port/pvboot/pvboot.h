@@ -1,0 +1,146 @@
+/*
+ * pvboot.h - the one face of pyunik's boot layer.
+ *
+ * pvboot takes an x86_64 machine from the PVH entry point (32-bit protected
+ * mode, paging off, %ebx = struct hvm_start_info) to a C function in long
+ * mode, and then offers a handful of services. It knows nothing of Python:
+ * the MicroPython port and the device modules reach the machine only through
+ * this header (as Solo5's solo5.h is the only face of its bindings).
+ *
+ * Threading model: one CPU, one thread. None of these functions may be called
+ * from an exception handler except pvboot_console_write() and
+ * pvboot_shutdown().
+ */
+#ifndef PVBOOT_H
+#define PVBOOT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- Start info -------------------------------------------------------- */
+
+/* One usable RAM region, already clipped to what pvboot mapped and to what
+ * the image itself does not occupy. */
+typedef struct {
+    uintptr_t addr;
+    size_t size;
+} pvboot_region_t;
+
+#define PVBOOT_MAX_MEMMAP (32)
+
+/* Memory types, as in the E820/PVH memory map. */
+#define PVBOOT_MEM_RAM (1)
+#define PVBOOT_MEM_RESERVED (2)
+
+typedef struct {
+    uint64_t addr;
+    uint64_t size;
+    uint32_t type;
+} pvboot_memmap_entry_t;
+
+typedef struct {
+    /* The command line the hypervisor passed (QEMU -append, Xen cmdline=),
+     * never NULL, "" when there was none. */
+    const char *cmdline;
+    /* The largest free RAM region above 1 MiB and above the image's end:
+     * where the port puts its heap. */
+    pvboot_region_t heap;
+    /* The stack pvboot_main() runs on (for stack-depth checks). */
+    pvboot_region_t stack;
+    /* The hypervisor's memory map as given, with empty entries dropped. */
+    const pvboot_memmap_entry_t *memmap;
+    size_t memmap_entries;
+    /* Total RAM in the map, in bytes (what `-m` gave). */
+    uint64_t ram_total;
+} pvboot_start_info_t;
+
+/* Implemented by the port: called once, in long mode, with a stack, SSE on
+ * and exception handlers installed. Its return value becomes the exit status
+ * (pvboot_shutdown). */
+int pvboot_main(const pvboot_start_info_t *si);
+
+/* ---- Console ----------------------------------------------------------- */
+
+/* A console backend is registered by a device module (uart16550, the Xen
+ * console ...). Output goes to every registered console; input is read from
+ * each in turn. read() returns a byte 0..255, or -1 when none is waiting. */
+typedef struct pvboot_console {
+    const char *name;
+    void (*write)(const char *buf, size_t len);
+    int (*read)(void);
+    struct pvboot_console *next; /* owned by pvboot */
+} pvboot_console_t;
+
+void pvboot_console_register(pvboot_console_t *console);
+void pvboot_console_write(const char *buf, size_t len);
+/* A byte from the first console that has one, or -1. Never blocks. */
+int pvboot_console_read(void);
+/* printf-like, for diagnostics only: %s %c %d %u %x %lx %lu %ld %p %%. */
+void pvboot_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ---- Clocks ------------------------------------------------------------ */
+
+/* Nanoseconds since boot, monotonic. The first call calibrates the TSC
+ * (against the PIT, a few milliseconds) unless the hypervisor reports its
+ * frequency: boot itself never waits for it. */
+uint64_t pvboot_clock_monotonic(void);
+/* Raw CPU cycle counter (rdtsc). */
+uint64_t pvboot_clock_cycles(void);
+/* TSC frequency in Hz (calibrates on first call, as above). */
+uint64_t pvboot_clock_cycles_per_second(void);
+
+/* Let the CPU rest until deadline_ns (pvboot_clock_monotonic time) or until
+ * something may have happened. Until interrupts exist this is a `pause`
+ * hint; callers must re-check their condition and call again. */
+void pvboot_yield(uint64_t deadline_ns);
+
+/* ---- Port I/O ---------------------------------------------------------- */
+
+static inline void pvboot_outb(uint16_t port, uint8_t v) {
+    __asm__ volatile ("outb %0, %1" : : "a" (v), "Nd" (port));
+}
+
+static inline uint8_t pvboot_inb(uint16_t port) {
+    uint8_t v;
+    __asm__ volatile ("inb %1, %0" : "=a" (v) : "Nd" (port));
+    return v;
+}
+
+static inline void pvboot_outl(uint16_t port, uint32_t v) {
+    __asm__ volatile ("outl %0, %1" : : "a" (v), "Nd" (port));
+}
+
+/* ---- Hypervisor and shutdown ------------------------------------------- */
+
+typedef enum {
+    PVBOOT_HV_NONE = 0,  /* no hypervisor leaf: bare metal or plain TCG */
+    PVBOOT_HV_KVM,
+    PVBOOT_HV_XEN,
+    PVBOOT_HV_OTHER,
+} pvboot_hypervisor_t;
+
+pvboot_hypervisor_t pvboot_hypervisor(void);
+
+/* Stop the machine with an exit status. On QEMU this writes to the
+ * isa-debug-exit device (port 0xf4) so QEMU exits with (status << 1) | 1;
+ * status 0 therefore becomes QEMU's exit status 1 - see pyunik/vm.py, which
+ * maps it back. A place is kept for Xen's SCHEDOP_shutdown. If neither works
+ * the CPU halts with interrupts off. */
+__attribute__((noreturn)) void pvboot_shutdown(int status);
+
+/* A hypervisor's own way down (Xen: SCHEDOP_shutdown), tried first by
+ * pvboot_shutdown(). Registered by the hypervisor's module. */
+void pvboot_shutdown_register(void (*fn)(int status));
+
+/* Restart the machine: the reset control register (0xcf9), else a triple
+ * fault. QEMU then boots the same image again (or exits, with -no-reboot). */
+__attribute__((noreturn)) void pvboot_reboot(void);
+
+/* Deliberately take a CPU exception (vector 14, page fault on a read of an
+ * unmapped address), for tests of the fault path. */
+void pvboot_trigger_fault(void);
+
+/* Exit status used when a CPU exception ends the guest. */
+#define PVBOOT_EXIT_FAULT (125)
+
+#endif /* PVBOOT_H */

@@ -1,0 +1,19 @@
+/*
+ * Shared between pvboot's own files only; the port and the modules use
+ * pvboot.h alone.
+ */
+#ifndef PVBOOT_INTERNAL_H
+#define PVBOOT_INTERNAL_H
+
+#include "pvboot.h"
+
+/* Linker-script symbols (pvboot.ld). */
+extern char __image_start[], __text_end[], __rodata_start[], __rodata_end[];
+extern char __bss_start[], __bss_end[], _end[];
+extern char boot_stack_bottom[], boot_stack_top[];
+
+void pvboot_idt_init(void);
+void pvboot_clock_init(void);
+void pvboot_memmap_init(uint64_t start_info_paddr, pvboot_start_info_t *si);
+
+#endif
