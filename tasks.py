@@ -1,0 +1,153 @@
+"""pyunik's commands (invoke tasks). Thin: parse options, call pyunik.*.
+
+invoke deps                      pinned upstream sources (and checks tools)
+invoke build --board B           build/B/pyunik.elf
+invoke run --board B             boot it under QEMU, REPL on this terminal
+invoke test                      host tests + hardware-in-loop tests
+invoke boards / invoke plugins   what is there to choose from
+invoke clean                     remove build/
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+from invoke import Context, Exit, task
+
+from pyunik import board as boards
+from pyunik import build as builder
+from pyunik import sources, vm
+from pyunik.board import ROOT, BoardError
+from pyunik.build import BuildError
+from pyunik.plugins import PluginManager
+from pyunik.vm import VmError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _one_line_errors(fn: F) -> F:
+    """Known errors become one line on stderr and exit status 2."""
+
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except (BoardError, BuildError, VmError, sources.SourcesError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            raise Exit(code=2) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+@task
+@_one_line_errors
+def deps(c: Context) -> None:
+    """Fetch the pinned upstream sources (MicroPython 1.25.0, lwIP 2.2.1) into deps/."""
+    trees = sources.ensure_sources(ROOT)
+    for name, path in trees.items():
+        print(f"{name}: {path}")
+    missing = [tool for tool in ("make", "gcc", vm.QEMU, "readelf") if shutil.which(tool) is None]
+    if missing:
+        print(f"missing tools: {', '.join(missing)}; run ./bootstrap.sh", file=sys.stderr)
+        raise Exit(code=2)
+
+
+@task(
+    help={
+        "board": f"board name from boards/ (default {boards.DEFAULT_BOARD})",
+        "jobs": "parallel compile jobs (default: all cores)",
+        "verbose": "show every compiler command",
+    }
+)
+@_one_line_errors
+def build(c: Context, board: str = boards.DEFAULT_BOARD, jobs: int = 0, verbose: bool = False) -> None:
+    """Build one PVH ELF for a board: build/BOARD/pyunik.elf."""
+    image = builder.build(boards.load(board), jobs=jobs or None, verbose=verbose)
+    sizes = builder.section_sizes(image.elf)
+    print(
+        f"{image.elf.relative_to(ROOT)}: plugins {', '.join(image.plugins)}; "
+        + ", ".join(f"{k} {v}" for k, v in sizes.items())
+        + f"; stripped {image.stripped.stat().st_size} bytes"
+    )
+
+
+@task(
+    help={
+        "board": f"board name from boards/ (default {boards.DEFAULT_BOARD})",
+        "accel": "tcg or kvm (default: the board's, auto = kvm only with VMX/SVM)",
+        "memory": "guest RAM, as QEMU -m (default: the board's)",
+        "cmdline": "kernel command line (-append)",
+    }
+)
+@_one_line_errors
+def run(c: Context, board: str = boards.DEFAULT_BOARD, accel: str = "", memory: str = "", cmdline: str = "") -> None:
+    """Build and boot a board under QEMU with the REPL on this terminal; Ctrl-] quits."""
+    loaded = boards.load(board)
+    image = builder.build(loaded)
+    command = vm.qemu_command(
+        loaded,
+        image.elf,
+        serial="pty",
+        accel=accel or None,
+        memory=memory or None,
+        cmdline=cmdline or None,
+        plugin_args=image.qemu_args,
+    )
+    print(f"booting {loaded.name} ({command.accel}); Ctrl-] quits", file=sys.stderr)
+    status = vm.run_interactive(command)
+    print(f"\r\n[guest exit status {status}]", file=sys.stderr)
+    if status:
+        raise Exit(code=status)
+
+
+@task(
+    help={
+        "unit": "host unit tests only (no image is booted)",
+        "k": "only tests matching this pytest -k expression",
+    }
+)
+def test(c: Context, unit: bool = False, k: str = "") -> None:
+    """Run the host unit tests and the hardware-in-loop tests (QEMU)."""
+    args = [sys.executable, "-m", "pytest", "-ra", "tests/unit" if unit else "tests"]
+    if k:
+        args += ["-k", k]
+    result = subprocess.run(args, cwd=ROOT)
+    if result.returncode:
+        raise Exit(code=result.returncode)
+
+
+@task(name="boards")
+@_one_line_errors
+def list_boards(c: Context) -> None:
+    """List the boards with their descriptions."""
+    for name in boards.board_names():
+        print(f"{name:16} {boards.load(name).description}")
+
+
+@task(help={"board": "only the plugins this board selects, in init order"})
+@_one_line_errors
+def plugins(c: Context, board: str = "") -> None:
+    """List plugins: capabilities, requirements and origin (built-in or package)."""
+    manager = PluginManager()
+    if board:
+        chosen = [sel.plugin for sel in manager.resolve(boards.load(board))]
+    else:
+        chosen = sorted(manager.plugins.values(), key=lambda p: p.name)
+    for plugin in chosen:
+        info = plugin.info
+        print(f"{info.name:16} {info.description}")
+        print(
+            f"{'':16} provides: {', '.join(info.provides) or '-'}; requires: {', '.join(info.requires) or '-'}; "
+            f"from: {plugin.origin}"
+        )
+
+
+@task
+def clean(c: Context) -> None:
+    """Remove build/ (deps/ stays: it is the pinned sources, slow to fetch)."""
+    shutil.rmtree(builder.BUILD_ROOT, ignore_errors=True)
