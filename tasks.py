@@ -92,7 +92,7 @@ def run(c: Context, board: str = boards.DEFAULT_BOARD, accel: str = "", memory: 
     command = vm.qemu_command(
         loaded,
         image.elf,
-        serial="pty",
+        serial="stdio",
         accel=accel or None,
         memory=memory or None,
         cmdline=cmdline or None,

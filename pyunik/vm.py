@@ -6,10 +6,11 @@ which makes QEMU exit with (n << 1) | 1; :func:`guest_status` undoes that.
 
 from __future__ import annotations
 
-import re
-import select
+import contextlib
+import os
 import shutil
 import subprocess
+import tty
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,8 +20,6 @@ from pyunik.board import Board
 QEMU = "qemu-system-x86_64"
 #: The exit status pvboot uses for a CPU exception (see pvboot.h).
 EXIT_FAULT = 125
-
-_PTY_RE = re.compile(r"char device redirected to (/dev/pts/\d+)")
 
 
 class VmError(Exception):
@@ -124,33 +123,56 @@ def require_qemu() -> str:
     return path
 
 
-def start_with_pty(command: QemuCommand, timeout: float = 10.0) -> tuple[subprocess.Popen[str], str]:
-    """Start QEMU with its console on a new pty; returns (process, pty path).
+@dataclass
+class Running:
+    """A QEMU process whose console is the slave side of a pty we own.
 
-    QEMU announces the pty on stdout ("char device redirected to ...").
+    ``pty`` is a path that pyserial, pytest-embedded and mpremote can open.
+    We keep a descriptor of the slave open ourselves: the pty then buffers
+    everything the guest writes until a reader comes - QEMU's own ``-serial
+    pty`` drops output while nobody has the pty open, which loses the banner.
     """
+
+    proc: subprocess.Popen[bytes]
+    pty: str
+    _master: int
+    _slave: int
+
+    def close(self) -> None:
+        """Stop QEMU (if it still runs) and release the pty."""
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        for fd in (self._master, self._slave):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        self._master = self._slave = -1
+
+
+def start_with_pty(command: QemuCommand, log: Path | None = None) -> Running:
+    """Start QEMU with its serial console on a new pty (``-serial stdio``
+    wired to the pty's master side); QEMU's own messages go to ``log``."""
     require_qemu()
-    proc = subprocess.Popen(
-        command.argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
-    assert proc.stdout is not None
-    seen = []
-    lines_left = 50
-    while lines_left:
-        ready, _, _ = select.select([proc.stdout], [], [], timeout)
-        if not ready:
-            break
-        line = proc.stdout.readline()
-        if not line:
-            break
-        seen.append(line)
-        match = _PTY_RE.search(line)
-        if match:
-            return proc, match.group(1)
-        lines_left -= 1
-    proc.kill()
-    proc.wait()
-    raise VmError("QEMU did not announce its serial pty: " + "".join(seen).strip())
+    argv = list(command.argv)
+    if "-serial" in argv:
+        argv[argv.index("-serial") + 1] = "stdio"
+    master, slave = os.openpty()
+    tty.setraw(slave)
+    err = open(log, "wb") if log else subprocess.DEVNULL  # noqa: SIM115
+    try:
+        proc = subprocess.Popen(argv, stdin=master, stdout=master, stderr=err, start_new_session=True)
+    except OSError as exc:
+        os.close(master)
+        os.close(slave)
+        raise VmError(f"cannot start {argv[0]}: {exc}") from None
+    finally:
+        if log:
+            err.close()  # type: ignore[union-attr]
+    return Running(proc, os.ttyname(slave), master, slave)
 
 
 def run_interactive(command: QemuCommand) -> int:
@@ -158,17 +180,11 @@ def run_interactive(command: QemuCommand) -> int:
     exit status (or 0 when the user left with Ctrl-] and QEMU was stopped)."""
     from pyunik import console
 
-    proc, pty = start_with_pty(command)
+    running = start_with_pty(command)
     try:
-        left = console.attach(pty, qemu=proc)
+        left = console.attach(running.pty, qemu=running.proc)
     finally:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        running.close()
     if left:
         return 0
-    return guest_status(proc.returncode)
+    return guest_status(running.proc.returncode)

@@ -57,6 +57,13 @@ void pvboot_printf(const char *fmt, ...) {
     va_start(ap, fmt);
     const char *run = fmt;
     for (const char *p = fmt; *p != '\0'; p++) {
+        if (*p == '\n') {
+            // Serial terminals want CR LF.
+            pvboot_console_write(run, (size_t)(p - run));
+            pvboot_console_write("\r\n", 2);
+            run = p + 1;
+            continue;
+        }
         if (*p != '%') {
             continue;
         }

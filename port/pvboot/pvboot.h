@@ -75,7 +75,8 @@ void pvboot_console_register(pvboot_console_t *console);
 void pvboot_console_write(const char *buf, size_t len);
 /* A byte from the first console that has one, or -1. Never blocks. */
 int pvboot_console_read(void);
-/* printf-like, for diagnostics only: %s %c %d %u %x %lx %lu %ld %p %%. */
+/* printf-like, for diagnostics only: %s %c %d %u %x %lx %lu %ld %p %%;
+ * "\n" is sent as CR LF. */
 void pvboot_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* ---- Clocks ------------------------------------------------------------ */
