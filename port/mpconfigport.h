@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "board_config.h"
+#include "pvboot.h"
 
 // A full-featured interpreter: what a user of the unix port expects.
 #define MICROPY_CONFIG_ROM_LEVEL (MICROPY_CONFIG_ROM_LEVEL_EXTRA_FEATURES)
@@ -42,7 +43,6 @@
 #define MICROPY_PY_ASYNCIO (1)
 #define MICROPY_PY_HASHLIB_SHA1 (0)
 #define MICROPY_PY_CRYPTOLIB (0)
-uint64_t pvboot_clock_cycles(void);
 #define MICROPY_PY_RANDOM_SEED_INIT_FUNC (pvboot_clock_cycles())
 #define MICROPY_PY_MACHINE (1)
 #define MICROPY_PY_MACHINE_INCLUDEFILE "machine_port.c"

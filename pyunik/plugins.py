@@ -19,6 +19,13 @@ from pyunik.board import Board, BoardError
 from pyunik.hookspecs import Component, PluginInfo
 
 
+#: What every image needs from its plugins: capability -> (why, an example).
+REQUIRED_CAPABILITIES = {
+    "console": ("the REPL needs one", "uart16550"),
+    "clock": ("time and asyncio need one", "tsc-clock"),
+}
+
+
 class PluginError(BoardError):
     """A board whose plugins cannot be resolved; one line, ready to print."""
 
@@ -128,11 +135,12 @@ class PluginManager:
                     f"{where}: plugins '{providers[0]}' and '{providers[1]}' both provide '{capability}', "
                     "of which a board has one; fix: keep one of them under [plugins]"
                 )
-        if not any("console" in p.info.provides for p in chosen.values()):
-            raise PluginError(
-                f"{where}: no plugin provides 'console', and the REPL needs one; "
-                "fix: add a console plugin under [plugins], e.g. uart16550 = {}"
-            )
+        for capability, (why, example) in REQUIRED_CAPABILITIES.items():
+            if not any(capability in p.info.provides for p in chosen.values()):
+                raise PluginError(
+                    f"{where}: no plugin provides '{capability}', and {why}; "
+                    f"fix: add a {capability} plugin under [plugins], e.g. {example} = {{}}"
+                )
 
         ordered = self._order(board, chosen)
         return [Selected(p, self._options(board, p)) for p in ordered]

@@ -1,95 +1,20 @@
 /*
- * Clocks from the TSC.
- *
- * QEMU under TCG reports no TSC frequency, so it is measured against the
- * i8254 PIT (present on microvm and q35). The measurement takes ~10 ms, so
- * it is done on the first use of a clock rather than at boot: a program that
- * never asks the time never pays for it.
+ * The clock registry, and resting until a deadline.
  */
 #include "pvboot.h"
 
-#define PIT_HZ (1193182ULL)
-#define PIT_CH0 (0x40)
-#define PIT_CMD (0x43)
-#define CALIBRATION_PIT_TICKS (PIT_HZ / 100) /* 10 ms */
+static const pvboot_clock_t *clock;
 
-static uint64_t tsc_at_boot;
-static uint64_t tsc_hz;
-/* Nanoseconds per TSC cycle as a 32.32 fixed-point number. */
-static uint64_t ns_per_cycle_q32;
-
-uint64_t pvboot_clock_cycles(void) {
-    uint32_t lo, hi;
-    __asm__ volatile ("rdtsc" : "=a" (lo), "=d" (hi));
-    return ((uint64_t)hi << 32) | lo;
-}
-
-static uint16_t pit_read(void) {
-    pvboot_outb(PIT_CMD, 0x00); /* latch channel 0 */
-    uint8_t lo = pvboot_inb(PIT_CH0);
-    uint8_t hi = pvboot_inb(PIT_CH0);
-    return (uint16_t)((hi << 8) | lo);
-}
-
-static uint64_t tsc_hz_from_cpuid(void) {
-    /* Leaf 0x15: TSC/crystal ratio and crystal Hz, on recent Intel parts. */
-    uint32_t max, a, b, c, d;
-    __asm__ volatile ("cpuid" : "=a" (max), "=b" (b), "=c" (c), "=d" (d) : "a" (0));
-    if (max >= 0x15) {
-        __asm__ volatile ("cpuid" : "=a" (a), "=b" (b), "=c" (c), "=d" (d) : "a" (0x15), "c" (0));
-        if (a != 0 && b != 0 && c != 0) {
-            return (uint64_t)c * b / a;
-        }
-    }
-    return 0;
-}
-
-static uint64_t tsc_hz_from_pit(void) {
-    /* Channel 0, lobyte/hibyte, mode 2 (rate generator), full count: it
-     * counts down from 65535 over and over while we watch it. */
-    pvboot_outb(PIT_CMD, 0x34);
-    pvboot_outb(PIT_CH0, 0xff);
-    pvboot_outb(PIT_CH0, 0xff);
-    uint16_t last = pit_read();
-    uint64_t t0 = pvboot_clock_cycles();
-    uint64_t elapsed = 0;
-    while (elapsed < CALIBRATION_PIT_TICKS) {
-        uint16_t now = pit_read();
-        elapsed += (uint16_t)(last - now);
-        last = now;
-    }
-    uint64_t cycles = pvboot_clock_cycles() - t0;
-    return cycles * PIT_HZ / elapsed;
-}
-
-static void calibrate(void) {
-    tsc_hz = tsc_hz_from_cpuid();
-    if (tsc_hz == 0) {
-        tsc_hz = tsc_hz_from_pit();
-    }
-    if (tsc_hz == 0) {
-        tsc_hz = 1000000000ULL; /* no PIT answered: assume 1 GHz */
-    }
-    ns_per_cycle_q32 = (1000000000ULL << 32) / tsc_hz;
-}
-
-uint64_t pvboot_clock_cycles_per_second(void) {
-    if (tsc_hz == 0) {
-        calibrate();
-    }
-    return tsc_hz;
+void pvboot_clock_register(const pvboot_clock_t *c) {
+    clock = c;
 }
 
 uint64_t pvboot_clock_monotonic(void) {
-    if (tsc_hz == 0) {
-        calibrate();
-    }
-    uint64_t delta = pvboot_clock_cycles() - tsc_at_boot;
-    return (uint64_t)(((unsigned __int128)delta * ns_per_cycle_q32) >> 32);
+    return clock != NULL ? clock->monotonic_ns() : 0;
 }
 
-void pvboot_clock_init(void) {
-    tsc_at_boot = pvboot_clock_cycles();
+uint64_t pvboot_clock_cycles_per_second(void) {
+    return clock != NULL ? clock->cycles_per_second() : 0;
 }
 
 void pvboot_yield(uint64_t deadline_ns) {

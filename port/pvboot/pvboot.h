@@ -81,14 +81,29 @@ void pvboot_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* ---- Clocks ------------------------------------------------------------ */
 
-/* Nanoseconds since boot, monotonic. The first call calibrates the TSC
- * (against the PIT, a few milliseconds) unless the hypervisor reports its
- * frequency: boot itself never waits for it. */
+/* A clock is registered by a device module (the TSC, Xen's pvclock ...);
+ * a board has exactly one. */
+typedef struct {
+    const char *name;
+    /* Nanoseconds since boot, monotonic. */
+    uint64_t (*monotonic_ns)(void);
+    /* The rate of pvboot_clock_cycles(), in Hz. */
+    uint64_t (*cycles_per_second)(void);
+} pvboot_clock_t;
+
+void pvboot_clock_register(const pvboot_clock_t *clock);
+
+/* Nanoseconds since boot from the registered clock (0 if there is none). */
 uint64_t pvboot_clock_monotonic(void);
-/* Raw CPU cycle counter (rdtsc). */
-uint64_t pvboot_clock_cycles(void);
-/* TSC frequency in Hz (calibrates on first call, as above). */
+/* The registered clock's cycle rate in Hz (0 if there is none). */
 uint64_t pvboot_clock_cycles_per_second(void);
+
+/* Raw CPU cycle counter (rdtsc). */
+static inline uint64_t pvboot_clock_cycles(void) {
+    uint32_t lo, hi;
+    __asm__ volatile ("rdtsc" : "=a" (lo), "=d" (hi));
+    return ((uint64_t)hi << 32) | lo;
+}
 
 /* Let the CPU rest until deadline_ns (pvboot_clock_monotonic time) or until
  * something may have happened. Until interrupts exist this is a `pause`

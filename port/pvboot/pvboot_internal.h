@@ -13,7 +13,6 @@ extern char __bss_start[], __bss_end[], _end[];
 extern char boot_stack_bottom[], boot_stack_top[];
 
 void pvboot_idt_init(void);
-void pvboot_clock_init(void);
 void pvboot_memmap_init(uint64_t start_info_paddr, pvboot_start_info_t *si);
 
 #endif

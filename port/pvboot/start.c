@@ -14,7 +14,6 @@ void pvboot_start(void) {
      * it. The page tables and the boot stack live in .pvboot.bss, outside. */
     memset(__bss_start, 0, (size_t)(__bss_end - __bss_start));
 
-    pvboot_clock_init();
     pvboot_idt_init();
 
     static pvboot_start_info_t si;
