@@ -15,6 +15,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from functools import wraps
+from pathlib import Path
 from typing import Any, TypeVar
 
 from invoke import Context, Exit, task
@@ -57,45 +58,88 @@ def deps(c: Context) -> None:
         raise Exit(code=2)
 
 
+APP_HELP = "directory with main.py (and maybe manifest.py, app.toml) to freeze into the image"
+AFTER_MAIN_HELP = "after main.py: shutdown (exit with its status) or repl (default: the app's app.toml, else shutdown)"
+
+
+def _app(app: str, after_main: str) -> builder.App | None:
+    if not app:
+        if after_main:
+            raise BuildError("--after-main goes with --app")
+        return None
+    return builder.App.load(Path(app), after_main or None)
+
+
+def _report(image: builder.Image) -> None:
+    sizes = builder.section_sizes(image.elf)
+    print(
+        f"{image.elf.relative_to(ROOT)}: plugins {', '.join(image.plugins)}"
+        + (f"; app {image.app.path.name} (after main: {image.app.after_main})" if image.app else "")
+    )
+    print("  " + ", ".join(f"{k} {v}" for k, v in sizes.items()) + f"; stripped {image.stripped.stat().st_size} bytes")
+    frozen = builder.frozen_sizes(image)
+    print(f"  frozen bytecode {sum(frozen.values())} bytes: " + ", ".join(f"{k} {v}" for k, v in frozen.items()))
+
+
 @task(
     help={
         "board": f"board name from boards/ (default {boards.DEFAULT_BOARD})",
+        "app": APP_HELP,
+        "after-main": AFTER_MAIN_HELP,
         "jobs": "parallel compile jobs (default: all cores)",
         "verbose": "show every compiler command",
     }
 )
 @_one_line_errors
-def build(c: Context, board: str = boards.DEFAULT_BOARD, jobs: int = 0, verbose: bool = False) -> None:
-    """Build one PVH ELF for a board: build/BOARD/pyunik.elf."""
-    image = builder.build(boards.load(board), jobs=jobs or None, verbose=verbose)
-    sizes = builder.section_sizes(image.elf)
-    print(
-        f"{image.elf.relative_to(ROOT)}: plugins {', '.join(image.plugins)}; "
-        + ", ".join(f"{k} {v}" for k, v in sizes.items())
-        + f"; stripped {image.stripped.stat().st_size} bytes"
-    )
+def build(
+    c: Context,
+    board: str = boards.DEFAULT_BOARD,
+    app: str = "",
+    after_main: str = "",
+    jobs: int = 0,
+    verbose: bool = False,
+) -> None:
+    """Build one PVH ELF for a board: build/BOARD/pyunik.elf; prints its sizes."""
+    image = builder.build(boards.load(board), app=_app(app, after_main), jobs=jobs or None, verbose=verbose)
+    _report(image)
 
 
 @task(
     help={
         "board": f"board name from boards/ (default {boards.DEFAULT_BOARD})",
+        "app": APP_HELP,
+        "after-main": AFTER_MAIN_HELP,
         "accel": "tcg or kvm (default: the board's, auto = kvm only with VMX/SVM)",
         "memory": "guest RAM, as QEMU -m (default: the board's)",
-        "cmdline": "kernel command line (-append)",
+        "cmdline": "kernel options (-append) before the app's arguments; words after -- become sys.argv[1:]",
     }
 )
 @_one_line_errors
-def run(c: Context, board: str = boards.DEFAULT_BOARD, accel: str = "", memory: str = "", cmdline: str = "") -> None:
-    """Build and boot a board under QEMU with the REPL on this terminal; Ctrl-] quits."""
+def run(
+    c: Context,
+    board: str = boards.DEFAULT_BOARD,
+    app: str = "",
+    after_main: str = "",
+    accel: str = "",
+    memory: str = "",
+    cmdline: str = "",
+) -> None:
+    """Build and boot under QEMU, console on this terminal (Ctrl-] quits); exits with the guest's status.
+
+    `invoke run --app DIR -- a b` passes a, b to the app as sys.argv[1:].
+    """
     loaded = boards.load(board)
-    image = builder.build(loaded)
+    image = builder.build(loaded, app=_app(app, after_main))
+    line = " ".join(part for part in (loaded.vm.cmdline, cmdline) if part)
+    if c.remainder.strip():
+        line = f"{line} -- {c.remainder.strip()}".strip()
     command = vm.qemu_command(
         loaded,
         image.elf,
         serial="stdio",
         accel=accel or None,
         memory=memory or None,
-        cmdline=cmdline or None,
+        cmdline=line,
         plugin_args=image.qemu_args,
     )
     print(f"booting {loaded.name} ({command.accel}); Ctrl-] quits", file=sys.stderr)

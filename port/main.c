@@ -8,6 +8,8 @@
 #include "py/stackctrl.h"
 #include "shared/runtime/pyexec.h"
 
+#include "app.h"
+#include "app_config.h" // generated: PYUNIK_AFTER_MAIN_SHUTDOWN
 #include "board_init.h"
 #include "pvboot.h"
 
@@ -44,6 +46,15 @@ int pvboot_main(const pvboot_start_info_t *si) {
 
     for (;;) {
         mp_init();
+        app_set_argv(si->cmdline);
+
+        // The frozen app: boot.py, then main.py, as on every MicroPython
+        // board. A batch job or a test ends the VM with main's status.
+        int status;
+        app_run_frozen("boot.py", &status);
+        if (app_run_frozen("main.py", &status) && PYUNIK_AFTER_MAIN_SHUTDOWN) {
+            return status;
+        }
 
         for (;;) {
             if (pyexec_mode_kind == PYEXEC_MODE_RAW_REPL) {

@@ -64,6 +64,10 @@ class Board:
     app: Path | None = None
     vm: VmSettings = field(default_factory=VmSettings)
 
+    def where_file(self) -> str:
+        """The board file as error messages name it."""
+        return _display(self.path)
+
     def where(self, key: str) -> str:
         """``file: key 'key'`` - the start of an error message about key."""
         return f"{_display(self.path)}: key '{key}'"
@@ -197,7 +201,7 @@ def parse(path: Path, text: str) -> Board:
     app = None
     if "app" in data:
         app = (ROOT / data["app"]).resolve()
-        if not app.is_dir():
+        if not data["app"].strip() or not app.is_dir() or app == ROOT:
             raise BoardError(
                 f"{_display(path)}: key 'app' is '{data['app']}', not a directory; fix: name an app directory"
             )

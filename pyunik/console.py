@@ -56,13 +56,15 @@ def attach(url: str, qemu: subprocess.Popen[str] | None = None) -> bool:
     port = open_serial(url)
     stdin_fd = sys.stdin.fileno()
     out = sys.stdout.buffer
+    stdin_open = True
     with _raw_terminal(stdin_fd):
         try:
             while True:
                 if qemu is not None and qemu.poll() is not None:
                     _drain(port, out)
                     return False
-                ready, _, _ = select.select([stdin_fd, port.fileno()], [], [], 0.2)
+                watched = [port.fileno()] + ([stdin_fd] if stdin_open else [])
+                ready, _, _ = select.select(watched, [], [], 0.2)
                 if port.fileno() in ready:
                     try:
                         data = port.read(port.in_waiting or 1)
@@ -73,7 +75,10 @@ def attach(url: str, qemu: subprocess.Popen[str] | None = None) -> bool:
                 if stdin_fd in ready:
                     keys = os.read(stdin_fd, 1024)
                     if not keys:
-                        return True
+                        # End of input (not a terminal): keep showing the
+                        # guest until it ends.
+                        stdin_open = False
+                        continue
                     if EXIT_KEY in keys:
                         keys = keys[: keys.index(EXIT_KEY)]
                         if keys:

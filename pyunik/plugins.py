@@ -18,7 +18,6 @@ from pyunik import hookspecs
 from pyunik.board import Board, BoardError
 from pyunik.hookspecs import Component, PluginInfo
 
-
 #: What every image needs from its plugins: capability -> (why, an example).
 REQUIRED_CAPABILITIES = {
     "console": ("the REPL needs one", "uart16550"),
@@ -104,7 +103,7 @@ class PluginManager:
         close matches), a missing requirement, two providers of an exclusive
         capability, a cycle, an invalid option value, no console.
         """
-        where = board.path
+        where = board.where_file()
         chosen: dict[str, Plugin] = {}
         for name in board.plugins:
             chosen[name] = self._lookup(board, name)
@@ -151,7 +150,7 @@ class PluginManager:
         close = difflib.get_close_matches(name, self.plugins, n=3)
         hint = f" (did you mean {', '.join(repr(c) for c in close)}?)" if close else ""
         raise PluginError(
-            f"{board.path}: plugin '{name}' is unknown{hint}; fix: use an installed plugin "
+            f"{board.where_file()}: plugin '{name}' is unknown{hint}; fix: use an installed plugin "
             "(`invoke plugins` lists them) or pip install the package that provides it"
         )
 
@@ -181,7 +180,7 @@ class PluginManager:
             if state.get(plugin.name) == "visiting":
                 cycle = " -> ".join([*path[path.index(plugin.name) :], plugin.name])
                 raise PluginError(
-                    f"{board.path}: plugin '{plugin.name}' is in a requirement cycle: {cycle}; "
+                    f"{board.where_file()}: plugin '{plugin.name}' is in a requirement cycle: {cycle}; "
                     "fix: break the cycle in the plugins' requires"
                 )
             state[plugin.name] = "visiting"
@@ -215,9 +214,13 @@ class PluginManager:
             too_small = option.minimum is not None and value < option.minimum
             too_large = option.maximum is not None and value > option.maximum
             if too_small or too_large:
-                raise PluginError(
-                    f"{where} is {value!r}; fix: keep it within {option.minimum}..{option.maximum} ({option.help})"
-                )
+                if option.minimum is not None and option.maximum is not None:
+                    bound = f"keep it within {option.minimum}..{option.maximum}"
+                elif option.minimum is not None:
+                    bound = f"make it at least {option.minimum}"
+                else:
+                    bound = f"make it at most {option.maximum}"
+                raise PluginError(f"{where} is {value!r}; fix: {bound} ({option.help})")
             options[key] = value
         for key, option in schema.items():
             options.setdefault(key, option.default)

@@ -54,6 +54,9 @@ typedef struct {
     uint64_t ram_total;
 } pvboot_start_info_t;
 
+/* The start info pvboot_main() was given, for later readers. */
+const pvboot_start_info_t *pvboot_start_info(void);
+
 /* Implemented by the port: called once, in long mode, with a stack, SSE on
  * and exception handlers installed. Its return value becomes the exit status
  * (pvboot_shutdown). */

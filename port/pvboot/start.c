@@ -7,6 +7,12 @@
 
 extern uint64_t pvboot_start_info_paddr;
 
+static pvboot_start_info_t si;
+
+const pvboot_start_info_t *pvboot_start_info(void) {
+    return &si;
+}
+
 __attribute__((noreturn)) void pvboot_start(void);
 
 void pvboot_start(void) {
@@ -16,7 +22,6 @@ void pvboot_start(void) {
 
     pvboot_idt_init();
 
-    static pvboot_start_info_t si;
     pvboot_memmap_init(pvboot_start_info_paddr, &si);
     si.stack.addr = (uintptr_t)boot_stack_bottom;
     si.stack.size = (size_t)(boot_stack_top - boot_stack_bottom);

@@ -16,6 +16,7 @@ import shutil
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 
@@ -39,12 +40,19 @@ def images() -> dict[str, build.Image]:
     return {}
 
 
+APPS = Path(__file__).parent / "apps"
+EXAMPLES = boards.ROOT / "examples"
+
+
 @pytest.fixture(scope="session")
 def image_for(images: dict[str, build.Image]):  # type: ignore[no-untyped-def]
-    def get(name: str) -> build.Image:
-        if name not in images:
-            images[name] = build.build(boards.load(name))
-        return images[name]
+    """image_for(board, app_dir=None): built once per session."""
+
+    def get(name: str, app: Path | None = None) -> build.Image:
+        key = f"{name}+{app}" if app else name
+        if key not in images:
+            images[key] = build.build(boards.load(name), app=build.App.load(app) if app else None)
+        return images[key]
 
     return get
 

@@ -1,0 +1,73 @@
+/*
+ * The `pvboot` module: what the boot layer knows, for Python.
+ *
+ *   pvboot.cmdline()      the kernel command line, as the hypervisor gave it
+ *   pvboot.hypervisor()   "kvm", "xen", "other" or "none"
+ *   pvboot.memmap()       [(addr, size, type), ...] (type 1 is RAM)
+ *   pvboot.rodata()       (start, end) of the read-only image section
+ *
+ * `cmdline` (frozen, modules/cmdline) parses the command line on top of it.
+ */
+#include "py/obj.h"
+#include "py/objstr.h"
+#include "py/runtime.h"
+
+#include "pvboot.h"
+
+extern char __rodata_start[], __rodata_end[];
+
+static mp_obj_t pvboot_hypervisor_name(void) {
+    static const qstr names[] = {
+        [PVBOOT_HV_NONE] = MP_QSTR_none,
+        [PVBOOT_HV_KVM] = MP_QSTR_kvm,
+        [PVBOOT_HV_XEN] = MP_QSTR_xen,
+        [PVBOOT_HV_OTHER] = MP_QSTR_other,
+    };
+    return MP_OBJ_NEW_QSTR(names[pvboot_hypervisor()]);
+}
+static MP_DEFINE_CONST_FUN_OBJ_0(pvboot_hypervisor_obj, pvboot_hypervisor_name);
+
+static mp_obj_t pvboot_memmap(void) {
+    const pvboot_start_info_t *si = pvboot_start_info();
+    mp_obj_t list = mp_obj_new_list(0, NULL);
+    for (size_t i = 0; i < si->memmap_entries; i++) {
+        mp_obj_t entry[3] = {
+            mp_obj_new_int_from_ull(si->memmap[i].addr),
+            mp_obj_new_int_from_ull(si->memmap[i].size),
+            MP_OBJ_NEW_SMALL_INT(si->memmap[i].type),
+        };
+        mp_obj_list_append(list, mp_obj_new_tuple(3, entry));
+    }
+    return list;
+}
+static MP_DEFINE_CONST_FUN_OBJ_0(pvboot_memmap_obj, pvboot_memmap);
+
+static mp_obj_t pvboot_rodata(void) {
+    mp_obj_t range[2] = {
+        mp_obj_new_int_from_uint((uintptr_t)__rodata_start),
+        mp_obj_new_int_from_uint((uintptr_t)__rodata_end),
+    };
+    return mp_obj_new_tuple(2, range);
+}
+static MP_DEFINE_CONST_FUN_OBJ_0(pvboot_rodata_obj, pvboot_rodata);
+
+static mp_obj_t pvboot_cmdline(void) {
+    return mp_obj_new_str_from_cstr(pvboot_start_info()->cmdline);
+}
+static MP_DEFINE_CONST_FUN_OBJ_0(pvboot_cmdline_obj, pvboot_cmdline);
+
+static const mp_rom_map_elem_t pvboot_module_globals_table[] = {
+    { MP_ROM_QSTR(MP_QSTR___name__), MP_ROM_QSTR(MP_QSTR_pvboot) },
+    { MP_ROM_QSTR(MP_QSTR_cmdline), MP_ROM_PTR(&pvboot_cmdline_obj) },
+    { MP_ROM_QSTR(MP_QSTR_hypervisor), MP_ROM_PTR(&pvboot_hypervisor_obj) },
+    { MP_ROM_QSTR(MP_QSTR_memmap), MP_ROM_PTR(&pvboot_memmap_obj) },
+    { MP_ROM_QSTR(MP_QSTR_rodata), MP_ROM_PTR(&pvboot_rodata_obj) },
+};
+static MP_DEFINE_CONST_DICT(pvboot_module_globals, pvboot_module_globals_table);
+
+const mp_obj_module_t mp_module_pvboot = {
+    .base = { &mp_type_module },
+    .globals = (mp_obj_dict_t *)&pvboot_module_globals,
+};
+
+MP_REGISTER_MODULE(MP_QSTR_pvboot, mp_module_pvboot);
