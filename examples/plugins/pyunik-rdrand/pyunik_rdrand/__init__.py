@@ -1,0 +1,1 @@
+"""pyunik-rdrand: a third-party pyunik plugin (see plugin.py)."""
