@@ -7,6 +7,7 @@
 #include "py/runtime.h"
 #include "py/stackctrl.h"
 #include "shared/runtime/pyexec.h"
+#include "shared/runtime/softtimer.h"
 
 #include "app.h"
 #include "app_config.h" // generated: PYUNIK_AFTER_MAIN_SHUTDOWN
@@ -37,7 +38,9 @@ static void heap_init(const pvboot_start_info_t *si) {
 }
 
 int pvboot_main(const pvboot_start_info_t *si) {
-    // Consoles and other devices first: errors after this can be seen.
+    // Console input goes to the REPL's ring (and Ctrl-C to the VM) from
+    // the first byte; then the devices, consoles first.
+    pvboot_console_set_receiver(mp_hal_console_receive);
     board_init();
 
     mp_stack_ctrl_init();
@@ -69,6 +72,7 @@ int pvboot_main(const pvboot_start_info_t *si) {
         }
 
         mp_printf(&mp_plat_print, "MPY: soft reboot\n");
+        soft_timer_deinit();
         gc_sweep_all();
         mp_deinit();
     }

@@ -5,6 +5,7 @@
  *   pvboot.hypervisor()   "kvm", "xen", "other" or "none"
  *   pvboot.memmap()       [(addr, size, type), ...] (type 1 is RAM)
  *   pvboot.rodata()       (start, end) of the read-only image section
+ *   pvboot.idle_stats()   (halts, interrupts, timer interrupts) since boot
  *
  * `cmdline` (frozen, modules/cmdline) parses the command line on top of it.
  */
@@ -56,7 +57,20 @@ static mp_obj_t pvboot_cmdline(void) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_0(pvboot_cmdline_obj, pvboot_cmdline);
 
+static mp_obj_t pvboot_idle_stats_fn(void) {
+    pvboot_idle_stats_t stats;
+    pvboot_idle_stats(&stats);
+    mp_obj_t items[3] = {
+        mp_obj_new_int_from_ull(stats.halts),
+        mp_obj_new_int_from_ull(stats.interrupts),
+        mp_obj_new_int_from_ull(stats.timer_interrupts),
+    };
+    return mp_obj_new_tuple(3, items);
+}
+static MP_DEFINE_CONST_FUN_OBJ_0(pvboot_idle_stats_obj, pvboot_idle_stats_fn);
+
 static const mp_rom_map_elem_t pvboot_module_globals_table[] = {
+    { MP_ROM_QSTR(MP_QSTR_idle_stats), MP_ROM_PTR(&pvboot_idle_stats_obj) },
     { MP_ROM_QSTR(MP_QSTR___name__), MP_ROM_QSTR(MP_QSTR_pvboot) },
     { MP_ROM_QSTR(MP_QSTR_cmdline), MP_ROM_PTR(&pvboot_cmdline_obj) },
     { MP_ROM_QSTR(MP_QSTR_hypervisor), MP_ROM_PTR(&pvboot_hypervisor_obj) },

@@ -39,8 +39,10 @@
 #define MICROPY_PY_SYS_EXIT (1)
 #define MICROPY_PY_SELECT (1)
 #define MICROPY_PY_TIME (1)
-#define MICROPY_PY_TIME_GMTIME_LOCALTIME_MKTIME (0)
-#define MICROPY_PY_TIME_TIME_TIME_NS (0)
+#define MICROPY_PY_TIME_GMTIME_LOCALTIME_MKTIME (1)
+#define MICROPY_PY_TIME_TIME_TIME_NS (1)
+#define MICROPY_EPOCH_IS_1970 (1)
+#define MICROPY_PY_TIME_INCLUDEFILE "time_port.c"
 #define MICROPY_PY_ASYNCIO (1)
 #define MICROPY_PY_HASHLIB_SHA1 (0)
 #define MICROPY_PY_CRYPTOLIB (0)
@@ -50,7 +52,8 @@
 #define MICROPY_PY_MACHINE_RESET (1)
 #define MICROPY_PY_MACHINE_MEMX (1)
 #define MICROPY_PY_MACHINE_PIN_BASE (0)
-#define MICROPY_PY_MACHINE_BARE_METAL_FUNCS (0)
+#define MICROPY_PY_MACHINE_BARE_METAL_FUNCS (1)
+#define MICROPY_PY_MACHINE_TIMER (1)
 
 // Type definitions for x86_64.
 #define MP_SSIZE_MAX (0x7fffffffffffffffL)
@@ -86,6 +89,16 @@ typedef long mp_off_t;
 // Waiting (time.sleep, select.poll, asyncio) polls the console and then
 // lets the CPU rest until the deadline or the next event.
 void mp_hal_poll_console(void);
+void mp_hal_console_receive(int c);
 void mp_hal_wait_event(mp_int_t timeout_ms);
 #define MICROPY_INTERNAL_EVENT_HOOK mp_hal_poll_console()
 #define MICROPY_INTERNAL_WFE(TIMEOUT_MS) mp_hal_wait_event(TIMEOUT_MS)
+
+// Interrupt handlers (console input, soft timers) share the scheduler queue
+// and the stdin ring with the main thread: mask interrupts around them.
+#define MICROPY_BEGIN_ATOMIC_SECTION() pvboot_irq_save()
+#define MICROPY_END_ATOMIC_SECTION(state) pvboot_irq_restore(state)
+// shared/runtime/softtimer.c guards its heap against soft_timer_handler(),
+// which runs in the timer interrupt.
+#define MICROPY_PY_PENDSV_ENTER uint64_t pendsv_irq_flags = pvboot_irq_save()
+#define MICROPY_PY_PENDSV_EXIT pvboot_irq_restore(pendsv_irq_flags)

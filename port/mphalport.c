@@ -1,11 +1,13 @@
 /*
- * Console input and output, ticks and delays for MicroPython.
+ * Console input and output, ticks, delays and waiting for MicroPython.
  *
- * Input is read from pvboot's consoles into a ring buffer whenever
- * MicroPython looks (the REPL waiting for a key, the VM hook every few
- * thousand bytecodes, select.poll on sys.stdin). Ctrl-C is taken out of the
- * stream there and becomes a KeyboardInterrupt, which is how it interrupts a
- * busy loop or a running asyncio loop.
+ * Console input reaches mp_hal_console_receive(): from the console's
+ * interrupt handler, or - for a polled console - whenever MicroPython looks
+ * (the REPL waiting for a key, the VM hook every few thousand bytecodes,
+ * select.poll on sys.stdin). Ctrl-C is taken out of the stream there and
+ * becomes a KeyboardInterrupt, which is how it interrupts a busy loop or a
+ * running asyncio loop. Waiting halts the CPU until the deadline or the
+ * next interrupt (pvboot_yield): no busy loop.
  */
 #include "py/mphal.h"
 #include "py/mpconfig.h"
@@ -16,15 +18,29 @@
 static uint8_t stdin_storage[512];
 static ringbuf_t stdin_ring = { stdin_storage, sizeof(stdin_storage), 0, 0 };
 
+// Interrupt context (or polling, with interrupts masked).
+void mp_hal_console_receive(int c) {
+    if (c == mp_interrupt_char) {
+        mp_sched_keyboard_interrupt();
+    } else {
+        ringbuf_put(&stdin_ring, (uint8_t)c);
+    }
+}
+
 void mp_hal_poll_console(void) {
     int c;
     while ((c = pvboot_console_read()) >= 0) {
-        if (c == mp_interrupt_char) {
-            mp_sched_keyboard_interrupt();
-        } else {
-            ringbuf_put(&stdin_ring, (uint8_t)c);
-        }
+        uint64_t flags = pvboot_irq_save();
+        mp_hal_console_receive(c);
+        pvboot_irq_restore(flags);
     }
+}
+
+static int stdin_get(void) {
+    uint64_t flags = pvboot_irq_save();
+    int c = ringbuf_get(&stdin_ring);
+    pvboot_irq_restore(flags);
+    return c;
 }
 
 void mp_hal_wait_event(mp_int_t timeout_ms) {
@@ -36,7 +52,7 @@ void mp_hal_wait_event(mp_int_t timeout_ms) {
 uintptr_t mp_hal_stdio_poll(uintptr_t poll_flags) {
     uintptr_t ret = 0;
     mp_hal_poll_console();
-    if ((poll_flags & MP_STREAM_POLL_RD) && ringbuf_peek(&stdin_ring) >= 0) {
+    if ((poll_flags & MP_STREAM_POLL_RD) && ringbuf_avail(&stdin_ring) > 0) {
         ret |= MP_STREAM_POLL_RD;
     }
     if (poll_flags & MP_STREAM_POLL_WR) {
@@ -47,7 +63,7 @@ uintptr_t mp_hal_stdio_poll(uintptr_t poll_flags) {
 
 int mp_hal_stdin_rx_chr(void) {
     for (;;) {
-        int c = ringbuf_get(&stdin_ring);
+        int c = stdin_get();
         if (c >= 0) {
             return c;
         }
@@ -68,8 +84,9 @@ mp_uint_t mp_hal_ticks_us(void) {
     return (mp_uint_t)(pvboot_clock_monotonic() / 1000);
 }
 
+// time.time(), time.time_ns(), time.localtime(): the wall clock (UTC).
 uint64_t mp_hal_time_ns(void) {
-    return pvboot_clock_monotonic();
+    return pvboot_wallclock_ns();
 }
 
 void mp_hal_delay_ms(mp_uint_t ms) {

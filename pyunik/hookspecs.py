@@ -35,7 +35,7 @@ hookspec = pluggy.HookspecMarker(PROJECT)
 hookimpl = pluggy.HookimplMarker(PROJECT)
 
 #: Capabilities of which a board may have only one provider.
-EXCLUSIVE_CAPABILITIES = frozenset({"clock", "timer", "netstack"})
+EXCLUSIVE_CAPABILITIES = frozenset({"clock", "timer", "wallclock", "netstack"})
 
 
 @dataclass(frozen=True)

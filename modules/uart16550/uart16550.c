@@ -1,8 +1,10 @@
 /*
- * 16550 UART console (COM1 unless the board says otherwise), polled.
+ * 16550 UART console (COM1 unless the board says otherwise).
  *
- * Registers itself as a pvboot console: output waits for the transmit
- * holding register, input returns what the receive buffer holds, if any.
+ * Registers itself as a pvboot console. Output waits for the transmit
+ * holding register. Input is interrupt-driven: the receive interrupt drains
+ * the FIFO into pvboot_console_input(). Without an IOAPIC line (or with
+ * irq = -1) the console is polled instead.
  */
 #include "pvboot.h"
 
@@ -12,6 +14,9 @@
 #ifndef UART16550_BAUD
 #define UART16550_BAUD (115200)
 #endif
+#ifndef UART16550_IRQ
+#define UART16550_IRQ (4)
+#endif
 
 #define REG_DATA (0)
 #define REG_IER (1)
@@ -19,6 +24,11 @@
 #define REG_LCR (3)
 #define REG_MCR (4)
 #define REG_LSR (5)
+
+#define IER_RX_AVAILABLE (0x01)
+#define MCR_DTR (0x01)
+#define MCR_RTS (0x02)
+#define MCR_OUT2 (0x08) // gates the UART's interrupt line on PCs
 
 #define LSR_DATA_READY (0x01)
 #define LSR_THR_EMPTY (0x20)
@@ -38,6 +48,20 @@ static int uart_read(void) {
     return -1;
 }
 
+static void uart_interrupt(void *arg) {
+    (void)arg;
+    char buf[16];
+    size_t n = 0;
+    while (pvboot_inb(UART16550_PORT + REG_LSR) & LSR_DATA_READY) {
+        buf[n++] = (char)pvboot_inb(UART16550_PORT + REG_DATA);
+        if (n == sizeof(buf)) {
+            pvboot_console_input(buf, n);
+            n = 0;
+        }
+    }
+    pvboot_console_input(buf, n);
+}
+
 static pvboot_console_t uart_console = {
     .name = "uart16550",
     .write = uart_write,
@@ -46,12 +70,17 @@ static pvboot_console_t uart_console = {
 
 void uart16550_init(void) {
     uint16_t divisor = (uint16_t)(115200 / UART16550_BAUD);
-    pvboot_outb(UART16550_PORT + REG_IER, 0x00);   // no interrupts: polled
+    pvboot_outb(UART16550_PORT + REG_IER, 0x00);   // no interrupts while set up
     pvboot_outb(UART16550_PORT + REG_LCR, 0x80);   // divisor latch access
     pvboot_outb(UART16550_PORT + REG_DATA, divisor & 0xff);
     pvboot_outb(UART16550_PORT + REG_IER, divisor >> 8);
     pvboot_outb(UART16550_PORT + REG_LCR, 0x03);   // 8 data bits, no parity, 1 stop
     pvboot_outb(UART16550_PORT + REG_FCR, 0xc5);   // FIFOs on; keep what was typed already
-    pvboot_outb(UART16550_PORT + REG_MCR, 0x03);   // DTR, RTS
+    pvboot_outb(UART16550_PORT + REG_MCR, MCR_DTR | MCR_RTS);
+    if (UART16550_IRQ >= 0 && pvboot_irq_attach(UART16550_IRQ, uart_interrupt, NULL) >= 0) {
+        uart_console.read = NULL; // input arrives by interrupt
+        pvboot_outb(UART16550_PORT + REG_MCR, MCR_DTR | MCR_RTS | MCR_OUT2);
+        pvboot_outb(UART16550_PORT + REG_IER, IER_RX_AVAILABLE);
+    }
     pvboot_console_register(&uart_console);
 }

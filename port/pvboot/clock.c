@@ -1,5 +1,5 @@
 /*
- * The clock registry, and resting until a deadline.
+ * The clock registry, and the wall clock on top of it.
  */
 #include "pvboot.h"
 
@@ -17,7 +17,22 @@ uint64_t pvboot_clock_cycles_per_second(void) {
     return clock != NULL ? clock->cycles_per_second() : 0;
 }
 
-void pvboot_yield(uint64_t deadline_ns) {
-    (void)deadline_ns;
-    __asm__ volatile ("pause");
+static uint64_t (*wallclock_source)(void);
+// Wall-clock time at monotonic time 0, once read.
+static uint64_t wallclock_offset;
+
+void pvboot_wallclock_register(uint64_t (*read_unix_ns)(void)) {
+    wallclock_source = read_unix_ns;
+    wallclock_offset = 0;
+}
+
+uint64_t pvboot_wallclock_ns(void) {
+    if (wallclock_source == NULL) {
+        return 0;
+    }
+    if (wallclock_offset == 0) {
+        uint64_t now = pvboot_clock_monotonic();
+        wallclock_offset = wallclock_source() - now;
+    }
+    return wallclock_offset + pvboot_clock_monotonic();
 }

@@ -7,6 +7,20 @@
 #include "pvboot.h"
 
 static pvboot_console_t *consoles;
+static void (*receiver)(int c);
+
+void pvboot_console_set_receiver(void (*receive)(int c)) {
+    receiver = receive;
+}
+
+void pvboot_console_input(const char *buf, size_t len) {
+    if (receiver == NULL) {
+        return; // nobody listens yet: input before the REPL is dropped
+    }
+    for (size_t i = 0; i < len; i++) {
+        receiver((unsigned char)buf[i]);
+    }
+}
 
 void pvboot_console_register(pvboot_console_t *console) {
     pvboot_console_t **p = &consoles;

@@ -140,6 +140,7 @@ boot_pml4:
     .skip 4096
 boot_pdpt:
     .skip 4096
+    .globl boot_pd
 boot_pd:
     .skip 4 * 4096
     .globl boot_stack_bottom

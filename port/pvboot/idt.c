@@ -44,7 +44,7 @@ static const char *const exception_names[32] = {
     "hypervisor injection", "VMM communication", "security", "reserved",
 };
 
-static void set_gate(unsigned vector, uint64_t handler) {
+void pvboot_idt_set(unsigned vector, uint64_t handler) {
     idt_gate_t *g = &idt[vector];
     g->offset_low = handler & 0xffff;
     g->selector = KERNEL_CS;
@@ -57,7 +57,7 @@ static void set_gate(unsigned vector, uint64_t handler) {
 
 void pvboot_idt_init(void) {
     for (unsigned v = 0; v < 32; v++) {
-        set_gate(v, pvboot_exception_stubs[v]);
+        pvboot_idt_set(v, pvboot_exception_stubs[v]);
     }
     struct {
         uint16_t limit;

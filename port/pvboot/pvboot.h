@@ -75,6 +75,12 @@ typedef struct pvboot_console {
 } pvboot_console_t;
 
 void pvboot_console_register(pvboot_console_t *console);
+
+/* Consoles that take interrupts set read to NULL and hand what they
+ * receive to pvboot_console_input() from their handler; it goes straight to
+ * the receiver the port set (in interrupt context). */
+void pvboot_console_input(const char *buf, size_t len);
+void pvboot_console_set_receiver(void (*receive)(int c));
 void pvboot_console_write(const char *buf, size_t len);
 /* A byte from the first console that has one, or -1. Never blocks. */
 int pvboot_console_read(void);
@@ -108,10 +114,98 @@ static inline uint64_t pvboot_clock_cycles(void) {
     return ((uint64_t)hi << 32) | lo;
 }
 
-/* Let the CPU rest until deadline_ns (pvboot_clock_monotonic time) or until
- * something may have happened. Until interrupts exist this is a `pause`
- * hint; callers must re-check their condition and call again. */
+/* Halt the CPU until deadline_ns (pvboot_clock_monotonic time, UINT64_MAX
+ * for none) or an interrupt, whichever comes first. Returns at once if an
+ * interrupt came since the last call, so that a caller that checked its
+ * condition and then yields cannot sleep through the event it waits for.
+ * Callers re-check their condition and call again. Without a timer device
+ * a deadline cannot wake the CPU, so it only pauses. */
 void pvboot_yield(uint64_t deadline_ns);
+
+/* ---- Wall clock ---------------------------------------------------------- */
+
+/* A wall-clock source (the CMOS RTC, Xen's shared-info wallclock) reports
+ * the time of day as nanoseconds since 1970-01-01 UTC. pvboot reads it once,
+ * on first use, and advances it with the monotonic clock. */
+void pvboot_wallclock_register(uint64_t (*read_unix_ns)(void));
+/* Nanoseconds since the Unix epoch, or 0 when no source is registered. */
+uint64_t pvboot_wallclock_ns(void);
+
+/* ---- Interrupts ---------------------------------------------------------
+ *
+ * Device interrupts arrive through the local APIC; ISA and PCI lines are
+ * routed by the IOAPIC (the legacy PICs are remapped and masked). Rules:
+ * - handlers run with interrupts disabled and never nest; keep them short:
+ *   move data into a ring, note that something happened, and return. Where
+ *   Python must run, schedule it (mp_sched_schedule) and let the event loop
+ *   pick it up;
+ * - pvboot sends the EOI after the handler returns;
+ * - outside handlers, code that shares data with a handler masks interrupts
+ *   around the access with pvboot_irq_save()/pvboot_irq_restore();
+ * - every interrupt ends a pvboot_yield(), so the event loop looks again.
+ */
+typedef void (*pvboot_irq_handler_t)(void *arg);
+
+/* Route an ISA/GSI line (e.g. 4 for COM1) to handler; edge-triggered,
+ * active high. Returns the vector used, or -1 when there is no IOAPIC or
+ * no free vector. */
+int pvboot_irq_attach(unsigned gsi, pvboot_irq_handler_t handler, void *arg);
+/* Use a vector directly (a local APIC source, Xen's callback vector ...).
+ * Returns a free vector (>= 0x30) bound to handler, or -1. */
+int pvboot_irq_attach_vector(pvboot_irq_handler_t handler, void *arg);
+
+/* Local APIC registers (offsets as in the SDM, e.g. 0x320 for LVT timer). */
+uint32_t pvboot_lapic_read(unsigned reg);
+void pvboot_lapic_write(unsigned reg, uint32_t value);
+
+static inline uint64_t pvboot_irq_save(void) {
+    uint64_t flags;
+    __asm__ volatile ("pushfq; popq %0; cli" : "=r" (flags) : : "memory");
+    return flags;
+}
+
+static inline void pvboot_irq_restore(uint64_t flags) {
+    if (flags & (1 << 9)) {
+        __asm__ volatile ("sti" : : : "memory");
+    }
+}
+
+/* ---- One-shot timers ---------------------------------------------------- */
+
+/* fn(arg) runs in interrupt context once pvboot_clock_monotonic() has
+ * reached deadline_ns. A timer is armed once at a time; arming it again
+ * moves it. There is no periodic tick: the hardware timer is programmed for
+ * the earliest deadline only. */
+typedef struct pvboot_timer {
+    uint64_t deadline_ns;
+    void (*fn)(void *arg);
+    void *arg;
+    struct pvboot_timer *next; /* owned by pvboot */
+} pvboot_timer_t;
+
+void pvboot_timer_arm(pvboot_timer_t *timer, uint64_t deadline_ns);
+void pvboot_timer_cancel(pvboot_timer_t *timer);
+
+/* The hardware behind the timers (the LAPIC timer, Xen's singleshot timer):
+ * registered by a module, exactly one. program(deadline_ns) makes it
+ * interrupt at or after deadline_ns (UINT64_MAX: not at all); its interrupt
+ * handler calls pvboot_timer_expired(). */
+typedef struct {
+    const char *name;
+    void (*program)(uint64_t deadline_ns);
+} pvboot_timer_device_t;
+
+void pvboot_timer_device_register(const pvboot_timer_device_t *device);
+void pvboot_timer_expired(void);
+
+/* What idling cost: how often the CPU halted, what woke it. */
+typedef struct {
+    uint64_t halts;      /* times pvboot_yield() halted the CPU */
+    uint64_t interrupts; /* device and timer interrupts taken */
+    uint64_t timer_interrupts;
+} pvboot_idle_stats_t;
+
+void pvboot_idle_stats(pvboot_idle_stats_t *stats);
 
 /* ---- Port I/O ---------------------------------------------------------- */
 

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import re
 import subprocess
+import sys
 
 import pytest
 import serial
 from conftest import APPS, EXAMPLES, boot
 
 from pyunik import board as boards
+
+# The invoke of this Python environment (the venv), not whatever is on PATH.
+INVOKE = [sys.executable, "-m", "invoke"]
 
 
 def run_app(image_for, app, cmdline: str | None = None, timeout: float = 60):  # type: ignore[no-untyped-def]
@@ -69,7 +73,7 @@ def test_uncaught_exception_prints_traceback_and_exits_one(image_for) -> None:  
 def test_invoke_run_returns_the_app_status(image_for) -> None:  # type: ignore[no-untyped-def]
     image_for(boards.DEFAULT_BOARD, EXAMPLES / "json-batch")  # built already: invoke only boots
     result = subprocess.run(
-        ["invoke", "run", "--app", str(EXAMPLES / "json-batch"), "--", "[5,500]"],
+        [*INVOKE, "run", "--app", str(EXAMPLES / "json-batch"), "--", "[5,500]"],
         cwd=boards.ROOT,
         stdin=subprocess.DEVNULL,
         capture_output=True,

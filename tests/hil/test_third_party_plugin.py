@@ -20,6 +20,9 @@ from conftest import boot
 from pyunik import board as boards
 from pyunik import build
 
+# The invoke of this Python environment (the venv), not whatever is on PATH.
+INVOKE = [sys.executable, "-m", "invoke"]
+
 PACKAGE = boards.ROOT / "examples" / "plugins" / "pyunik-rdrand"
 BOARD_FILE = Path(__file__).parent / "boards" / "rdrand-test" / "board.toml"
 
@@ -42,15 +45,19 @@ def installed() -> Iterator[None]:
 def rdrand_image(installed: None) -> Path:
     # A new process, as a user would run it: entry points are read afresh.
     result = subprocess.run(
-        ["invoke", "build", "--board", str(BOARD_FILE)], cwd=boards.ROOT, capture_output=True, text=True, timeout=900
+        [*INVOKE, "build", "--board", str(BOARD_FILE)],
+        cwd=boards.ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr
-    assert "plugins uart16550, tsc-clock, isa-debug-exit, rdrand" in result.stdout
+    assert "plugins uart16550, tsc-clock, lapic-timer, isa-debug-exit, rdrand" in result.stdout
     return build.BUILD_ROOT / "rdrand-test" / "pyunik.elf"
 
 
 def test_listed_with_its_origin(installed: None) -> None:
-    result = subprocess.run(["invoke", "plugins"], cwd=boards.ROOT, capture_output=True, text=True, timeout=120)
+    result = subprocess.run([*INVOKE, "plugins"], cwd=boards.ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     at = next(i for i, line in enumerate(lines) if line.startswith("rdrand "))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,9 @@ import pytest
 from pyunik import build
 from pyunik.board import ROOT
 from pyunik.build import App, BuildError
+
+# The invoke of this Python environment (the venv), not whatever is on PATH.
+INVOKE = [sys.executable, "-m", "invoke"]
 
 
 def make_app(tmp_path: Path, files: dict[str, str]) -> Path:
@@ -43,7 +47,11 @@ def test_good_app_passes(tmp_path: Path) -> None:
 def test_invoke_build_prints_one_line(tmp_path: Path) -> None:
     app = make_app(tmp_path, {"main.py": "if True\n    pass\n"})
     result = subprocess.run(
-        ["invoke", "build", "--app", str(app)], cwd=ROOT, capture_output=True, text=True, timeout=300
+        [*INVOKE, "build", "--app", str(app)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 2
     assert result.stderr.strip() == f"error: {app / 'main.py'}:1: SyntaxError: invalid syntax"
