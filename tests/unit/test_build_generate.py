@@ -105,7 +105,7 @@ def test_board_py(out: Path, microvm: boards.Board) -> None:
     assert namespace["description"] == microvm.description
     assert isinstance(namespace["plugins"], tuple)
     assert set(microvm.plugins) <= set(namespace["plugins"])
-    assert namespace["options"]["uart16550"] == {"port": 0x3F8, "baud": 115200}
+    assert namespace["options"]["uart16550"] == {"port": 0x3F8, "baud": 115200, "irq": 4}
     assert set(namespace["options"]) == set(namespace["plugins"])
 
 
