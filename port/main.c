@@ -40,7 +40,7 @@ static void heap_init(const pvboot_start_info_t *si) {
 int pvboot_main(const pvboot_start_info_t *si) {
     // Console input goes to the REPL's ring (and Ctrl-C to the VM) from
     // the first byte; then the devices, consoles first.
-    pvboot_console_set_receiver(mp_hal_console_receive);
+    pvboot_console_set_receiver(mp_hal_console_receive, mp_hal_console_room);
     board_init();
 
     mp_stack_ctrl_init();

@@ -90,6 +90,7 @@ typedef long mp_off_t;
 // lets the CPU rest until the deadline or the next event.
 void mp_hal_poll_console(void);
 void mp_hal_console_receive(int c);
+size_t mp_hal_console_room(void);
 void mp_hal_wait_event(mp_int_t timeout_ms);
 #define MICROPY_INTERNAL_EVENT_HOOK mp_hal_poll_console()
 #define MICROPY_INTERNAL_WFE(TIMEOUT_MS) mp_hal_wait_event(TIMEOUT_MS)

@@ -15,7 +15,7 @@
 #include "py/stream.h"
 #include "py/ringbuf.h"
 
-static uint8_t stdin_storage[512];
+static uint8_t stdin_storage[1024];
 static ringbuf_t stdin_ring = { stdin_storage, sizeof(stdin_storage), 0, 0 };
 
 // Interrupt context (or polling, with interrupts masked).
@@ -27,9 +27,14 @@ void mp_hal_console_receive(int c) {
     }
 }
 
+// How much more input the ring takes (interrupt context too).
+size_t mp_hal_console_room(void) {
+    return ringbuf_free(&stdin_ring);
+}
+
 void mp_hal_poll_console(void) {
     int c;
-    while ((c = pvboot_console_read()) >= 0) {
+    while (mp_hal_console_room() > 0 && (c = pvboot_console_read()) >= 0) {
         uint64_t flags = pvboot_irq_save();
         mp_hal_console_receive(c);
         pvboot_irq_restore(flags);
@@ -40,6 +45,9 @@ static int stdin_get(void) {
     uint64_t flags = pvboot_irq_save();
     int c = ringbuf_get(&stdin_ring);
     pvboot_irq_restore(flags);
+    if (c >= 0) {
+        pvboot_console_resume(); // a throttled console may send again
+    }
     return c;
 }
 

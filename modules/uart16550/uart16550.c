@@ -50,22 +50,30 @@ static int uart_read(void) {
 
 static void uart_interrupt(void *arg) {
     (void)arg;
-    char buf[16];
-    size_t n = 0;
+    size_t room = pvboot_console_room();
     while (pvboot_inb(UART16550_PORT + REG_LSR) & LSR_DATA_READY) {
-        buf[n++] = (char)pvboot_inb(UART16550_PORT + REG_DATA);
-        if (n == sizeof(buf)) {
-            pvboot_console_input(buf, n);
-            n = 0;
+        if (room == 0 && (room = pvboot_console_room()) == 0) {
+            // The receiver is full: leave the rest in the FIFO (QEMU then
+            // stops sending) and take no interrupt until resume.
+            pvboot_outb(UART16550_PORT + REG_IER, 0);
+            return;
         }
+        char c = (char)pvboot_inb(UART16550_PORT + REG_DATA);
+        pvboot_console_input(&c, 1);
+        room--;
     }
-    pvboot_console_input(buf, n);
+}
+
+static void uart_resume(void) {
+    // The receive interrupt fires at once if data is waiting.
+    pvboot_outb(UART16550_PORT + REG_IER, IER_RX_AVAILABLE);
 }
 
 static pvboot_console_t uart_console = {
     .name = "uart16550",
     .write = uart_write,
     .read = uart_read,
+    .resume = uart_resume,
 };
 
 void uart16550_init(void) {

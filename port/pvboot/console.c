@@ -8,9 +8,32 @@
 
 static pvboot_console_t *consoles;
 static void (*receiver)(int c);
+static size_t (*receiver_room)(void);
+static volatile int throttled;
 
-void pvboot_console_set_receiver(void (*receive)(int c)) {
+void pvboot_console_set_receiver(void (*receive)(int c), size_t (*room)(void)) {
     receiver = receive;
+    receiver_room = room;
+}
+
+size_t pvboot_console_room(void) {
+    size_t room = receiver_room != NULL ? receiver_room() : 0;
+    if (room == 0) {
+        throttled = 1;
+    }
+    return room;
+}
+
+void pvboot_console_resume(void) {
+    if (!throttled) {
+        return;
+    }
+    throttled = 0;
+    for (pvboot_console_t *c = consoles; c != NULL; c = c->next) {
+        if (c->resume != NULL) {
+            c->resume();
+        }
+    }
 }
 
 void pvboot_console_input(const char *buf, size_t len) {

@@ -71,6 +71,9 @@ typedef struct pvboot_console {
     const char *name;
     void (*write)(const char *buf, size_t len);
     int (*read)(void);
+    /* For interrupt-driven input: called when the receiver has room again
+     * after the driver stopped taking input (see pvboot_console_room). */
+    void (*resume)(void);
     struct pvboot_console *next; /* owned by pvboot */
 } pvboot_console_t;
 
@@ -78,9 +81,15 @@ void pvboot_console_register(pvboot_console_t *console);
 
 /* Consoles that take interrupts set read to NULL and hand what they
  * receive to pvboot_console_input() from their handler; it goes straight to
- * the receiver the port set (in interrupt context). */
+ * the receiver the port set (in interrupt context). Flow control: a driver
+ * takes no more than pvboot_console_room() bytes; when that is 0 it stops
+ * its receive interrupt and leaves the rest in the device (whose FIFO then
+ * holds the sender back), until pvboot calls its resume(). */
 void pvboot_console_input(const char *buf, size_t len);
-void pvboot_console_set_receiver(void (*receive)(int c));
+size_t pvboot_console_room(void);
+void pvboot_console_set_receiver(void (*receive)(int c), size_t (*room)(void));
+/* The port calls this after taking input out of its buffer. */
+void pvboot_console_resume(void);
 void pvboot_console_write(const char *buf, size_t len);
 /* A byte from the first console that has one, or -1. Never blocks. */
 int pvboot_console_read(void);
