@@ -1,8 +1,9 @@
 /*
  * The TSC as pvboot's clock.
  *
- * QEMU under TCG reports no TSC frequency, so it is measured against the
- * i8254 PIT (present on microvm and q35) unless CPUID leaf 0x15 gives it.
+ * The rate comes from the hypervisor's timing leaf (0x40000010) or CPUID
+ * leaf 0x15 where they exist; QEMU under TCG reports neither, so there it
+ * is measured against the i8254 PIT (present on microvm and q35).
  * The measurement takes ~10 ms, so it is done on the first use of the clock
  * rather than at boot: a program that never asks the time never pays for it.
  */
@@ -38,6 +39,22 @@ static uint64_t tsc_hz_from_cpuid(void) {
     return 0;
 }
 
+static uint64_t tsc_hz_from_hypervisor(void) {
+    // Leaf 0x40000010 (the timing leaf of VMware, kept by KVM/QEMU with
+    // vmware-cpuid-freq): EAX is the TSC rate in kHz.
+    uint32_t max, a, b, c, d;
+    __asm__ volatile ("cpuid" : "=a" (a), "=b" (b), "=c" (c), "=d" (d) : "a" (1), "c" (0));
+    if (!(c & (1u << 31))) {
+        return 0;
+    }
+    __asm__ volatile ("cpuid" : "=a" (max), "=b" (b), "=c" (c), "=d" (d) : "a" (0x40000000), "c" (0));
+    if (max < 0x40000010 || max > 0x400000ff) {
+        return 0;
+    }
+    __asm__ volatile ("cpuid" : "=a" (a), "=b" (b), "=c" (c), "=d" (d) : "a" (0x40000010), "c" (0));
+    return (uint64_t)a * 1000;
+}
+
 static uint64_t tsc_hz_from_pit(void) {
     /* Channel 0, lobyte/hibyte, mode 2 (rate generator), full count: it
      * counts down from 65535 over and over while we watch it. */
@@ -57,7 +74,10 @@ static uint64_t tsc_hz_from_pit(void) {
 }
 
 static void calibrate(void) {
-    tsc_hz = tsc_hz_from_cpuid();
+    tsc_hz = tsc_hz_from_hypervisor();
+    if (tsc_hz == 0) {
+        tsc_hz = tsc_hz_from_cpuid();
+    }
     if (tsc_hz == 0) {
         tsc_hz = tsc_hz_from_pit();
     }

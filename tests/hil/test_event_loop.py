@@ -206,3 +206,36 @@ def test_idle_halts_instead_of_spinning(repl: Repl, guest: Guest) -> None:
     assert 1 <= halts <= 10
     assert interrupts <= 10
     assert cpu < 0.3 * wall  # a spinning guest keeps QEMU's vCPU thread at ~100%
+
+
+def test_wall_clock_from_the_rtc(repl: Repl) -> None:
+    out = paste(repl, "import time\nprint('NOW', time.time(), time.localtime(), time.gmtime(0)[:3])\n")
+    words = out.split("NOW ")[1].split(" ", 1)
+    guest_time = float(words[0])
+    # QEMU's RTC starts from the host's UTC clock; allow for rounding to the
+    # second and for the time the command took.
+    assert abs(guest_time - time.time()) < 30
+    assert f"({time.gmtime(guest_time).tm_year}, " in words[1]
+    assert "(1970, 1, 1)" in words[1]
+
+
+def test_machine_functions(repl: Repl) -> None:
+    out = paste(
+        repl,
+        "import machine, time\n"
+        "uid = machine.unique_id()\n"
+        "t0 = time.ticks_ms()\n"
+        "tim = machine.Timer(-1, mode=machine.Timer.ONE_SHOT, period=100, callback=lambda t: None)\n"
+        "machine.idle()  # halts until the next interrupt: the timer's\n"
+        "print('FREQ', machine.freq() > 100_000_000, 'UID', len(uid), uid == machine.unique_id())\n"
+        "print('IDLE', time.ticks_diff(time.ticks_ms(), t0) < 5000)\n",
+    )
+    assert "FREQ True UID 20 True" in out
+    assert "IDLE True" in out
+
+
+def test_machine_reset_reboots(repl: Repl) -> None:
+    repl.line("kept = 1; import machine; machine.reset()")
+    repl.expect("MicroPython v1.25.0 on ")  # the banner of a fresh boot
+    repl.expect(">>> ")
+    assert "NameError" in repl.run("print(kept)")
