@@ -191,6 +191,48 @@ def plugins(c: Context, board: str = "") -> None:
         )
 
 
+@task(
+    name="xl-config",
+    help={
+        "board": "board to build (default xen-pvh)",
+        "app": APP_HELP,
+        "name": "domain name (default: pyunik-BOARD, or pyunik-APP)",
+        "memory": "MiB of RAM (default: the board's memory)",
+        "cmdline": "kernel command line; words after -- are the app's sys.argv[1:]",
+        "output": "where to write it (default: beside the image, pyunik.cfg)",
+    },
+)
+@_one_line_errors
+def xl_config(
+    c: Context,
+    board: str = "xen-pvh",
+    app: str = "",
+    name: str = "",
+    memory: int = 0,
+    cmdline: str = "",
+    output: str = "",
+) -> None:
+    """Build the image and write an xl domain config for a real Xen host (type = "pvh")."""
+    from pyunik import xlconfig
+
+    loaded = boards.load(board)
+    image = builder.build(loaded, app=_app(app, ""))
+    memory_mb = memory or _megabytes(loaded.memory)
+    domain = name or f"pyunik-{image.app.path.name if image.app else loaded.name}"
+    try:
+        text = xlconfig.render(image.elf, domain, memory_mb, cmdline=cmdline or loaded.vm.cmdline)
+    except ValueError as exc:
+        raise BuildError(str(exc)) from None
+    target = Path(output) if output else image.elf.with_name("pyunik.cfg")
+    target.write_text(text)
+    print(f"{target}: xl create {target}")
+
+
+def _megabytes(size: str) -> int:
+    number, unit = int(size[:-1]), size[-1]
+    return max(1, {"K": number // 1024, "M": number, "G": number * 1024}[unit])
+
+
 @task
 def clean(c: Context) -> None:
     """Remove build/ (deps/ stays: it is the pinned sources, slow to fetch)."""

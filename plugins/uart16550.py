@@ -21,8 +21,13 @@ def pyunik_plugin() -> PluginInfo:
         options={
             "port": Option(int, 0x3F8, "I/O port base: 0x3f8 is COM1, 0x2f8 COM2", minimum=0, maximum=0xFFF8),
             "baud": Option(int, 115200, "line speed", choices=(9600, 19200, 38400, 57600, 115200)),
-            "irq": Option(int, 4, "IOAPIC line of the receive interrupt (4 for COM1, 3 for COM2); -1 polls",
-                          minimum=-1, maximum=23),
+            "irq": Option(
+                int,
+                4,
+                "IOAPIC line of the receive interrupt (4 for COM1, 3 for COM2); -1 polls",
+                minimum=-1,
+                maximum=23,
+            ),
         },
     )
 

@@ -85,5 +85,10 @@ static uint64_t cmos_rtc_unix_ns(void) {
 }
 
 void cmos_rtc_init(void) {
+    // No RTC (a Xen PVH domain): reads return 0xff, and the update flag
+    // would never clear.
+    if (cmos_read(REG_STATUS_A) == 0xff && cmos_read(REG_STATUS_B) == 0xff) {
+        return;
+    }
     pvboot_wallclock_register(cmos_rtc_unix_ns);
 }

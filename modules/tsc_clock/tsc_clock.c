@@ -40,9 +40,17 @@ static uint64_t tsc_hz_from_cpuid(void) {
 }
 
 static uint64_t tsc_hz_from_hypervisor(void) {
+    uint32_t max, a, b, c, d;
+    uint32_t xen = pvboot_xen_cpuid_base();
+    if (xen != 0) {
+        // Xen's leaf base+3, subleaf 0: ECX is the guest's TSC rate in kHz.
+        __asm__ volatile ("cpuid" : "=a" (a), "=b" (b), "=c" (c), "=d" (d) : "a" (xen + 3), "c" (0));
+        if (c != 0) {
+            return (uint64_t)c * 1000;
+        }
+    }
     // Leaf 0x40000010 (the timing leaf of VMware, kept by KVM/QEMU with
     // vmware-cpuid-freq): EAX is the TSC rate in kHz.
-    uint32_t max, a, b, c, d;
     __asm__ volatile ("cpuid" : "=a" (a), "=b" (b), "=c" (c), "=d" (d) : "a" (1), "c" (0));
     if (!(c & (1u << 31))) {
         return 0;
@@ -64,8 +72,12 @@ static uint64_t tsc_hz_from_pit(void) {
     uint16_t last = pit_read();
     uint64_t t0 = pvboot_clock_cycles();
     uint64_t elapsed = 0;
+    unsigned unchanged = 0;
     while (elapsed < CALIBRATION_PIT_TICKS) {
         uint16_t now = pit_read();
+        if (now == last && ++unchanged > 1000000) {
+            return 0; // no PIT counting here
+        }
         elapsed += (uint16_t)(last - now);
         last = now;
     }

@@ -6,6 +6,8 @@
  * the FIFO into pvboot_console_input(). Without an IOAPIC line (or with
  * irq = -1) the console is polled instead.
  */
+#include <stdbool.h>
+
 #include "pvboot.h"
 
 #ifndef UART16550_PORT
@@ -29,6 +31,8 @@
 #define MCR_DTR (0x01)
 #define MCR_RTS (0x02)
 #define MCR_OUT2 (0x08) // gates the UART's interrupt line on PCs
+
+#define REG_SCRATCH (7)
 
 #define LSR_DATA_READY (0x01)
 #define LSR_THR_EMPTY (0x20)
@@ -76,7 +80,21 @@ static pvboot_console_t uart_console = {
     .resume = uart_resume,
 };
 
+static bool uart_present(void) {
+    // Where there is no UART (a Xen PVH domain) port reads return 0xff:
+    // the scratch register does not keep what is written to it.
+    pvboot_outb(UART16550_PORT + REG_SCRATCH, 0x5a);
+    if (pvboot_inb(UART16550_PORT + REG_SCRATCH) != 0x5a) {
+        return false;
+    }
+    pvboot_outb(UART16550_PORT + REG_SCRATCH, 0xa5);
+    return pvboot_inb(UART16550_PORT + REG_SCRATCH) == 0xa5;
+}
+
 void uart16550_init(void) {
+    if (!uart_present()) {
+        return;
+    }
     uint16_t divisor = (uint16_t)(115200 / UART16550_BAUD);
     pvboot_outb(UART16550_PORT + REG_IER, 0x00);   // no interrupts while set up
     pvboot_outb(UART16550_PORT + REG_LCR, 0x80);   // divisor latch access

@@ -46,24 +46,30 @@ void pvboot_memmap_init(uint64_t start_info_paddr, pvboot_start_info_t *si) {
     if (hsi->cmdline_paddr != 0) {
         si->cmdline = (const char *)(uintptr_t)hsi->cmdline_paddr;
     }
-    if (hsi->version < 1 || hsi->memmap_paddr == 0) {
-        /* Xen gives a PVH dom0 no map; XENMEM_memory_map will fill this in
-         * once the Xen plugin exists. */
-        return;
+    pvboot_memmap_entry_t given[PVBOOT_MAX_MEMMAP];
+    size_t count = 0;
+    if (hsi->version >= 1 && hsi->memmap_paddr != 0) {
+        const struct hvm_memmap_table_entry *e = (const void *)(uintptr_t)hsi->memmap_paddr;
+        for (uint32_t i = 0; i < hsi->memmap_entries && count < PVBOOT_MAX_MEMMAP; i++) {
+            given[count].addr = e[i].addr;
+            given[count].size = e[i].size;
+            given[count].type = e[i].type;
+            count++;
+        }
+    } else if (pvboot_hypervisor() == PVBOOT_HV_XEN) {
+        /* Xen gives a PVH dom0 no map in the start info: ask for it. */
+        count = pvboot_xen_memory_map(given, PVBOOT_MAX_MEMMAP);
     }
-    const struct hvm_memmap_table_entry *e = (const void *)(uintptr_t)hsi->memmap_paddr;
     size_t n = 0;
-    for (uint32_t i = 0; i < hsi->memmap_entries && n < PVBOOT_MAX_MEMMAP; i++) {
+    for (size_t i = 0; i < count; i++) {
         /* QEMU microvm's qboot appends an empty entry (0 + 0, type 0). */
-        if (e[i].size == 0) {
+        if (given[i].size == 0) {
             continue;
         }
-        memmap[n].addr = e[i].addr;
-        memmap[n].size = e[i].size;
-        memmap[n].type = e[i].type;
-        if (e[i].type == XEN_HVM_MEMMAP_TYPE_RAM) {
-            si->ram_total += e[i].size;
-            consider_free(si, e[i].addr, e[i].addr + e[i].size);
+        memmap[n] = given[i];
+        if (given[i].type == XEN_HVM_MEMMAP_TYPE_RAM) {
+            si->ram_total += given[i].size;
+            consider_free(si, given[i].addr, given[i].addr + given[i].size);
         }
         n++;
     }

@@ -251,8 +251,18 @@ pvboot_hypervisor_t pvboot_hypervisor(void);
 __attribute__((noreturn)) void pvboot_shutdown(int status);
 
 /* A hypervisor's own way down (Xen: SCHEDOP_shutdown), tried first by
- * pvboot_shutdown(). Registered by the hypervisor's module. */
-void pvboot_shutdown_register(void (*fn)(int status));
+ * pvboot_shutdown() and pvboot_reboot(). Registered by the hypervisor's
+ * module; reboot is nonzero for pvboot_reboot(). */
+void pvboot_shutdown_register(void (*fn)(int status, int reboot));
+
+/* ---- Xen ----------------------------------------------------------------
+ * Set up by pvboot when it runs on Xen (pvboot_hypervisor() == XEN): the
+ * hypercall page is installed before the memory map is read. */
+
+/* The CPUID leaf base of Xen's leaves (0x40000000 or 0x40000100), or 0. */
+uint32_t pvboot_xen_cpuid_base(void);
+/* HYPERVISOR_<op>(a1, ...) through the hypercall page; Xen's return value. */
+long pvboot_xen_hypercall(unsigned op, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5);
 
 /* Restart the machine: the reset control register (0xcf9), else a triple
  * fault. QEMU then boots the same image again (or exits, with -no-reboot). */

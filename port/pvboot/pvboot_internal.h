@@ -15,6 +15,8 @@ extern char boot_stack_bottom[], boot_stack_top[];
 void pvboot_idt_init(void);
 void pvboot_idt_set(unsigned vector, uint64_t handler);
 void pvboot_irq_init(void);
+int pvboot_xen_init(void);
+size_t pvboot_xen_memory_map(pvboot_memmap_entry_t *out, size_t max);
 /* Make the 2 MiB page holding phys uncached (device registers). */
 void pvboot_map_uncached(uintptr_t phys);
 void pvboot_memmap_init(uint64_t start_info_paddr, pvboot_start_info_t *si);

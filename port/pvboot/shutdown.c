@@ -6,7 +6,7 @@
 /* QEMU's isa-debug-exit device, as the boards configure it. */
 #define DEBUG_EXIT_PORT (0xf4)
 
-static void (*hypervisor_shutdown)(int status);
+static void (*hypervisor_shutdown)(int status, int reboot);
 
 static void cpuid(uint32_t leaf, uint32_t *a, uint32_t *b, uint32_t *c, uint32_t *d) {
     __asm__ volatile ("cpuid" : "=a" (*a), "=b" (*b), "=c" (*c), "=d" (*d) : "a" (leaf), "c" (0));
@@ -36,13 +36,13 @@ pvboot_hypervisor_t pvboot_hypervisor(void) {
     return PVBOOT_HV_OTHER;
 }
 
-void pvboot_shutdown_register(void (*fn)(int status)) {
+void pvboot_shutdown_register(void (*fn)(int status, int reboot)) {
     hypervisor_shutdown = fn;
 }
 
 void pvboot_shutdown(int status) {
     if (hypervisor_shutdown != NULL) {
-        hypervisor_shutdown(status);
+        hypervisor_shutdown(status, 0);
     }
     pvboot_outl(DEBUG_EXIT_PORT, (uint32_t)status);
     /* No exit device: stop here, quietly. */
@@ -52,6 +52,9 @@ void pvboot_shutdown(int status) {
 }
 
 void pvboot_reboot(void) {
+    if (hypervisor_shutdown != NULL) {
+        hypervisor_shutdown(0, 1);
+    }
     /* PCI reset control register: full reset (q35, pc). */
     pvboot_outb(0xcf9, 0x06);
     /* Elsewhere (microvm): an empty IDT turns the next exception into a

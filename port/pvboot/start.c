@@ -21,6 +21,7 @@ void pvboot_start(void) {
     memset(__bss_start, 0, (size_t)(__bss_end - __bss_start));
 
     pvboot_idt_init();
+    pvboot_xen_init();
 
     pvboot_memmap_init(pvboot_start_info_paddr, &si);
     si.stack.addr = (uintptr_t)boot_stack_bottom;

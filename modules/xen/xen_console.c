@@ -1,0 +1,100 @@
+/*
+ * Xen's PV console: the ring at HVM_PARAM_CONSOLE_PFN, with its event
+ * channel. What `xl console` shows and types. Output is copied into the
+ * ring and the backend notified; input arrives by event-channel interrupt
+ * and goes to pvboot_console_input(), with the same flow control as the
+ * UART: no more than the receiver has room for.
+ */
+#include "xen_guest.h" // first: it sets the Xen interface version
+#include <xen/hvm/params.h>
+#include <xen/io/console.h>
+
+
+static volatile struct xencons_interface *cons;
+static evtchn_port_t port;
+
+static void console_write(const char *buf, size_t len) {
+    while (len > 0) {
+        XENCONS_RING_IDX c = cons->out_cons, p = cons->out_prod;
+        __atomic_thread_fence(__ATOMIC_ACQUIRE);
+        size_t space = sizeof(cons->out) - (p - c);
+        if (space == 0) {
+            xen_evtchn_notify(port);
+            continue; // xenconsoled drains it; spin, output must not be lost
+        }
+        size_t n = len < space ? len : space;
+        for (size_t i = 0; i < n; i++) {
+            cons->out[MASK_XENCONS_IDX(p + i, cons->out)] = buf[i];
+        }
+        __atomic_thread_fence(__ATOMIC_RELEASE);
+        cons->out_prod = p + (XENCONS_RING_IDX)n;
+        buf += n;
+        len -= n;
+    }
+    xen_evtchn_notify(port);
+}
+
+static void console_take_input(void) {
+    XENCONS_RING_IDX c = cons->in_cons, p = cons->in_prod;
+    __atomic_thread_fence(__ATOMIC_ACQUIRE);
+    size_t room = pvboot_console_room();
+    bool took = false;
+    while (c != p && room > 0) {
+        char ch = cons->in[MASK_XENCONS_IDX(c, cons->in)];
+        pvboot_console_input(&ch, 1);
+        c++;
+        room--;
+        took = true;
+    }
+    __atomic_thread_fence(__ATOMIC_RELEASE);
+    cons->in_cons = c;
+    if (took) {
+        xen_evtchn_notify(port); // room in the ring for more
+    }
+}
+
+static void console_event(evtchn_port_t p, void *arg) {
+    (void)p;
+    (void)arg;
+    console_take_input();
+}
+
+// The port made room again after we stopped taking input.
+static void console_resume(void) {
+    uint64_t flags = pvboot_irq_save();
+    console_take_input();
+    pvboot_irq_restore(flags);
+}
+
+void xen_console_flush(void) {
+    if (cons == NULL) {
+        return;
+    }
+    // Wait (bounded) for xenconsoled to take what is in the ring: a domain
+    // that shuts down right after printing would lose its last words.
+    for (unsigned i = 0; i < 100000000 && cons->out_cons != cons->out_prod; i++) {
+        __asm__ volatile ("pause");
+    }
+}
+
+static pvboot_console_t xen_console = {
+    .name = "xen",
+    .write = console_write,
+    .read = NULL,
+    .resume = console_resume,
+};
+
+void xen_console_init(void) {
+    if (!xen_present()) {
+        return;
+    }
+    uint64_t pfn = xen_hvm_param(HVM_PARAM_CONSOLE_PFN);
+    if (pfn == 0) {
+        return;
+    }
+    cons = (volatile struct xencons_interface *)(uintptr_t)(pfn << 12);
+    port = (evtchn_port_t)xen_hvm_param(HVM_PARAM_CONSOLE_EVTCHN);
+    xen_evtchn_bind(port, console_event, NULL);
+    pvboot_console_register(&xen_console);
+    console_take_input(); // anything typed before we listened
+}

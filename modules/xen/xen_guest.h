@@ -1,0 +1,47 @@
+/*
+ * The Xen guest support shared by the xen module's files (and by drivers
+ * such as the PV console, netfront and blkfront that build on it).
+ */
+#ifndef PYUNIK_XEN_GUEST_H
+#define PYUNIK_XEN_GUEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define __XEN_INTERFACE_VERSION__ 0x00040e00
+#include <xen/xen.h>
+#include <xen/event_channel.h>
+
+#include "pvboot.h"
+
+// True once xen_init() found Xen and set up shared info and events.
+bool xen_present(void);
+domid_t xen_domid(void);
+shared_info_t *xen_shared_info(void);
+
+// HVM parameters (HVM_PARAM_CONSOLE_PFN ...); 0 when Xen says no.
+uint64_t xen_hvm_param(unsigned index);
+
+// Event channels. Handlers run in interrupt context.
+typedef void (*xen_evtchn_handler_t)(evtchn_port_t port, void *arg);
+void xen_evtchn_bind(evtchn_port_t port, xen_evtchn_handler_t handler, void *arg);
+void xen_evtchn_notify(evtchn_port_t port);
+
+// Grant table (v1): give domain `domid` access to the page at `frame`.
+// Returns a grant reference, or -1 when the table is full.
+int xen_gnttab_grant(domid_t domid, unsigned long frame, bool readonly);
+void xen_gnttab_end(int ref);
+unsigned xen_gnttab_frames(void);
+
+// Xenstore, synchronous: the reply's body is written into buf (NUL added).
+// Returns its length, or -1 (with the error string, e.g. "ENOENT", in buf).
+int xen_store_request(uint32_t type, const char *const *parts, size_t nparts, char *buf, size_t size);
+// Watch events that arrived (path\0token\0), oldest first; 0 when none.
+int xen_store_next_event(char *buf, size_t size);
+// Take watch events off the ring without waiting (between requests).
+void xen_store_pump(void);
+
+void xen_console_flush(void);
+
+#endif

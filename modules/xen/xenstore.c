@@ -1,0 +1,174 @@
+/*
+ * A xenstore client over the shared ring (HVM_PARAM_STORE_PFN/EVTCHN).
+ *
+ * Requests are synchronous: write the request, notify, and let the CPU rest
+ * (pvboot_yield) until the event channel says the reply is there. Watch
+ * events can arrive at any time on the same ring; they are kept in a small
+ * queue for xen_store_next_event(). Relative paths ("name") are resolved
+ * by xenstored against this domain's home, /local/domain/<domid>/.
+ */
+#include <string.h>
+
+#include "xen_guest.h" // first: it sets the Xen interface version
+#include <xen/hvm/params.h>
+#include <xen/io/xs_wire.h>
+
+
+static volatile struct xenstore_domain_interface *ring;
+static evtchn_port_t port;
+static uint32_t next_req_id = 1;
+
+#define EVENT_QUEUE_SIZE (2048)
+static char events[EVENT_QUEUE_SIZE]; // records: u16 length, then path\0token\0
+static size_t events_len;
+
+static void store_event(evtchn_port_t p, void *arg) {
+    (void)p;
+    (void)arg; // the reader is woken by the interrupt itself
+}
+
+static void ring_write(const void *data, size_t len) {
+    const char *src = data;
+    while (len > 0) {
+        XENSTORE_RING_IDX cons = ring->req_cons, prod = ring->req_prod;
+        __atomic_thread_fence(__ATOMIC_ACQUIRE);
+        size_t space = XENSTORE_RING_SIZE - (prod - cons);
+        if (space == 0) {
+            xen_evtchn_notify(port);
+            pvboot_yield(UINT64_MAX);
+            continue;
+        }
+        size_t n = len < space ? len : space;
+        for (size_t i = 0; i < n; i++) {
+            ring->req[MASK_XENSTORE_IDX(prod + i)] = src[i];
+        }
+        __atomic_thread_fence(__ATOMIC_RELEASE);
+        ring->req_prod = prod + (XENSTORE_RING_IDX)n;
+        src += n;
+        len -= n;
+    }
+    xen_evtchn_notify(port);
+}
+
+static void ring_read(void *data, size_t len) {
+    char *dst = data;
+    while (len > 0) {
+        XENSTORE_RING_IDX cons = ring->rsp_cons, prod = ring->rsp_prod;
+        __atomic_thread_fence(__ATOMIC_ACQUIRE);
+        size_t avail = prod - cons;
+        if (avail == 0) {
+            pvboot_yield(UINT64_MAX);
+            continue;
+        }
+        size_t n = len < avail ? len : avail;
+        for (size_t i = 0; i < n; i++) {
+            dst[i] = ring->rsp[MASK_XENSTORE_IDX(cons + i)];
+        }
+        __atomic_thread_fence(__ATOMIC_RELEASE);
+        ring->rsp_cons = cons + (XENSTORE_RING_IDX)n;
+        xen_evtchn_notify(port);
+        dst += n;
+        len -= n;
+    }
+}
+
+static void queue_event(const char *body, uint32_t len) {
+    if (events_len + 2 + len > EVENT_QUEUE_SIZE) {
+        return; // full: the oldest are kept, this one is dropped
+    }
+    events[events_len] = (char)(len & 0xff);
+    events[events_len + 1] = (char)(len >> 8);
+    memcpy(events + events_len + 2, body, len);
+    events_len += 2 + len;
+}
+
+int xen_store_next_event(char *buf, size_t size) {
+    if (events_len == 0) {
+        return 0;
+    }
+    size_t len = (unsigned char)events[0] | ((unsigned char)events[1] << 8);
+    size_t n = len < size ? len : size;
+    memcpy(buf, events + 2, n);
+    memmove(events, events + 2 + len, events_len - 2 - len);
+    events_len -= 2 + len;
+    return (int)n;
+}
+
+int xen_store_request(uint32_t type, const char *const *parts, size_t nparts, char *buf, size_t size) {
+    if (ring == NULL) {
+        strncpy(buf, "ENODEV", size);
+        return -1;
+    }
+    struct xsd_sockmsg msg = { .type = type, .req_id = next_req_id++, .tx_id = 0, .len = 0 };
+    for (size_t i = 0; i < nparts; i++) {
+        msg.len += strlen(parts[i]) + 1; // each part NUL-terminated...
+    }
+    if (type == XS_WRITE && nparts == 2) {
+        msg.len -= 1; // ...except a written value, which is raw bytes
+    }
+    ring_write(&msg, sizeof(msg));
+    for (size_t i = 0; i < nparts; i++) {
+        size_t len = strlen(parts[i]) + !(type == XS_WRITE && i == 1);
+        ring_write(parts[i], len);
+    }
+    for (;;) {
+        struct xsd_sockmsg reply;
+        ring_read(&reply, sizeof(reply));
+        static char body[XENSTORE_PAYLOAD_MAX + 1];
+        uint32_t len = reply.len > XENSTORE_PAYLOAD_MAX ? XENSTORE_PAYLOAD_MAX : reply.len;
+        ring_read(body, len);
+        body[len] = '\0';
+        if (reply.type == XS_WATCH_EVENT) {
+            queue_event(body, len);
+            continue;
+        }
+        if (reply.req_id != msg.req_id) {
+            continue; // not ours (should not happen: one request at a time)
+        }
+        size_t n = len < size - 1 ? len : size - 1;
+        memcpy(buf, body, n);
+        buf[n] = '\0';
+        return reply.type == XS_ERROR ? -1 : (int)n;
+    }
+}
+
+// Move complete watch events from the ring into the queue, without
+// waiting; a reply to a request is never pending here (requests are
+// synchronous), so everything on the ring between requests is an event.
+void xen_store_pump(void) {
+    if (ring == NULL) {
+        return;
+    }
+    for (;;) {
+        XENSTORE_RING_IDX cons = ring->rsp_cons, prod = ring->rsp_prod;
+        __atomic_thread_fence(__ATOMIC_ACQUIRE);
+        if (prod - cons < sizeof(struct xsd_sockmsg)) {
+            return;
+        }
+        struct xsd_sockmsg header;
+        for (size_t i = 0; i < sizeof(header); i++) {
+            ((char *)&header)[i] = ring->rsp[MASK_XENSTORE_IDX(cons + i)];
+        }
+        if (prod - cons < sizeof(header) + header.len) {
+            return; // the rest is on its way
+        }
+        static char body[XENSTORE_PAYLOAD_MAX + 1];
+        struct xsd_sockmsg skip;
+        ring_read(&skip, sizeof(skip));
+        uint32_t len = header.len > XENSTORE_PAYLOAD_MAX ? XENSTORE_PAYLOAD_MAX : header.len;
+        ring_read(body, len);
+        if (header.type == XS_WATCH_EVENT) {
+            queue_event(body, len);
+        }
+    }
+}
+
+void xen_store_init(void) {
+    uint64_t pfn = xen_hvm_param(HVM_PARAM_STORE_PFN);
+    port = (evtchn_port_t)xen_hvm_param(HVM_PARAM_STORE_EVTCHN);
+    if (pfn == 0) {
+        return;
+    }
+    ring = (volatile struct xenstore_domain_interface *)(uintptr_t)(pfn << 12);
+    xen_evtchn_bind(port, store_event, NULL);
+}

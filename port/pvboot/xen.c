@@ -1,0 +1,78 @@
+/*
+ * What pvboot needs of Xen before any module runs: detecting it, the
+ * hypercall page, and the memory map when the start info has none (a PVH
+ * dom0 gets start_info version 0).
+ */
+#include <stdint.h>
+
+#define __XEN_INTERFACE_VERSION__ 0x00040e00
+#include <xen/xen.h>
+#include <xen/memory.h>
+
+#include "pvboot_internal.h"
+
+extern char pvboot_xen_hypercall_page[4096];
+static uint32_t xen_base;
+
+static void cpuid(uint32_t leaf, uint32_t *a, uint32_t *b, uint32_t *c, uint32_t *d) {
+    __asm__ volatile ("cpuid" : "=a" (*a), "=b" (*b), "=c" (*c), "=d" (*d) : "a" (leaf), "c" (0));
+}
+
+uint32_t pvboot_xen_cpuid_base(void) {
+    return xen_base;
+}
+
+int pvboot_xen_init(void) {
+    if (pvboot_hypervisor() != PVBOOT_HV_XEN) {
+        return 0;
+    }
+    uint32_t a, b, c, d;
+    for (uint32_t base = 0x40000000; base <= 0x40000100; base += 0x100) {
+        cpuid(base, &a, &b, &c, &d);
+        if (b == 0x566e6558 && c == 0x65584d4d && d == 0x4d4d566e) { // "XenVMMXenVMM"
+            xen_base = base;
+            break;
+        }
+    }
+    if (xen_base == 0) {
+        return 0;
+    }
+    cpuid(xen_base + 2, &a, &b, &c, &d); // a: number of pages, b: the MSR
+    uint64_t page = (uintptr_t)pvboot_xen_hypercall_page;
+    __asm__ volatile ("wrmsr" : : "c" (b), "a" ((uint32_t)page), "d" ((uint32_t)(page >> 32)));
+    return 1;
+}
+
+long pvboot_xen_hypercall(unsigned op, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5) {
+    register uint64_t r10 __asm__ ("r10") = a4;
+    register uint64_t r8 __asm__ ("r8") = a5;
+    long ret;
+    void *entry = pvboot_xen_hypercall_page + op * 32;
+    __asm__ volatile (
+        "call *%[entry]"
+        : "=a" (ret), "+D" (a1), "+S" (a2), "+d" (a3), "+r" (r10), "+r" (r8)
+        : [entry] "r" (entry)
+        : "memory", "rcx", "r9", "r11");
+    return ret;
+}
+
+size_t pvboot_xen_memory_map(pvboot_memmap_entry_t *out, size_t max) {
+    static struct e820entry {
+        uint64_t addr;
+        uint64_t size;
+        uint32_t type;
+    } __attribute__((packed)) map[PVBOOT_MAX_MEMMAP];
+    struct xen_memory_map request = { .nr_entries = PVBOOT_MAX_MEMMAP };
+    set_xen_guest_handle(request.buffer, (void *)map);
+    if (pvboot_xen_hypercall(__HYPERVISOR_memory_op, XENMEM_memory_map, (uintptr_t)&request, 0, 0, 0) != 0) {
+        return 0;
+    }
+    size_t n = 0;
+    for (unsigned i = 0; i < request.nr_entries && n < max; i++) {
+        out[n].addr = map[i].addr;
+        out[n].size = map[i].size;
+        out[n].type = map[i].type;
+        n++;
+    }
+    return n;
+}
