@@ -1,1 +1,0 @@
-"""pyunik-rdrand: a third-party pyunik plugin (see plugin.py)."""
