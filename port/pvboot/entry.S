@@ -44,6 +44,49 @@ _start32:
     cld
     movl %ebx, pvboot_start_info_paddr
 
+    /* Before touching the stack or the page tables (both at the end of the
+     * image), check that RAM reaches the image's end: with too small a -m
+     * they would be written to memory that is not there, and the guest
+     * would die without a word. The check uses registers only. */
+    cmpl $0x336ec578, (%ebx)        /* XEN_HVM_START_MAGIC_VALUE */
+    jne ram_ok
+    cmpl $1, 4(%ebx)                /* version 1 has a memory map */
+    jb ram_ok
+    movl 0x28(%ebx), %esi           /* memmap_paddr (below 4 GiB) */
+    movl 0x30(%ebx), %ecx           /* memmap_entries */
+    testl %ecx, %ecx
+    jz ram_ok
+1:  cmpl $1, 16(%esi)               /* type RAM */
+    jne 2f
+    cmpl $0, 4(%esi)                /* starts below 4 GiB */
+    jne 2f
+    cmpl $0x100000, (%esi)          /* ... at or below 1 MiB */
+    ja 2f
+    movl (%esi), %eax               /* end = addr + size, 64-bit */
+    movl 4(%esi), %edx
+    addl 8(%esi), %eax
+    adcl 12(%esi), %edx
+    testl %edx, %edx
+    jnz ram_ok                      /* ends above 4 GiB: enough */
+    cmpl $_end, %eax
+    jae ram_ok
+2:  addl $24, %esi                  /* sizeof(struct hvm_memmap_table_entry) */
+    loop 1b
+    /* No RAM covers the image: say so on COM1 and stop with status 125. */
+    movl $too_little_ram, %esi
+3:  lodsb
+    testb %al, %al
+    jz 4f
+    movw $0x3f8, %dx
+    outb %al, %dx
+    jmp 3b
+4:  movw $0xf4, %dx
+    movl $125, %eax
+    outl %eax, %dx
+5:  hlt
+    jmp 5b
+
+ram_ok:
     /* Zero the paging structures: the loader zeroes .bss, but say so here
      * rather than depend on it. PML4, PDPT and four directories: 6 pages of 4 KiB. */
     movl $boot_pml4, %edi
@@ -113,6 +156,12 @@ _start64:
 3:  cli
     hlt
     jmp 3b
+
+    /* In .text.boot, the first page of the image: printable even when
+     * little of the image fits in RAM. */
+    .section .text.boot
+too_little_ram:
+    .asciz "pvboot: RAM does not cover the image; give the VM more memory (-m)\r\n"
 
     .section .rodata
     .balign 16

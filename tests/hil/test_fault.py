@@ -7,7 +7,9 @@ a page fault (vector 14) with CR2 = the address.
 
 from __future__ import annotations
 
-from conftest import Guest, Repl
+import pytest
+import serial
+from conftest import BOARD, Guest, Repl, boot
 
 from pyunik import vm
 
@@ -22,3 +24,21 @@ def test_page_fault_dumps_registers_and_exits_nonzero(repl: Repl, guest: Guest) 
     status = guest.wait(timeout=20)
     assert status == vm.EXIT_FAULT
     assert guest.proc.returncode == (vm.EXIT_FAULT << 1) | 1  # what QEMU itself returned
+
+
+@pytest.mark.parametrize(
+    ("memory", "message"),
+    [
+        ("1100K", b"pvboot: RAM does not cover the image; give the VM more memory (-m)\r\n"),
+        ("1420K", b"pyunik: no RAM left for the heap (0 bytes free); give the VM more memory\r\n"),
+    ],
+)
+def test_too_little_memory_is_one_clear_error(image_for, memory: str, message: bytes) -> None:  # type: ignore[no-untyped-def]
+    guest = boot(image_for(BOARD), memory=memory)
+    try:
+        port = serial.Serial(guest.pty, timeout=10)
+        assert port.read_until(message).endswith(message)
+        assert guest.wait(timeout=20) == vm.EXIT_FAULT
+        port.close()
+    finally:
+        guest.stop()
