@@ -4,6 +4,8 @@ invoke deps                      pinned upstream sources (and checks tools)
 invoke build --board B           build/B/pyunik.elf
 invoke run --board B             boot it under QEMU, REPL on this terminal
 invoke test                      host tests + hardware-in-loop tests
+invoke bench [--only B] [--quick] benchmarks: build/bench/results.json and PNG charts
+invoke conformance [-- DIRS]     MicroPython's test suite on the image and on the unix port
 invoke boards / invoke plugins   what is there to choose from
 invoke clean                     remove build/
 """
@@ -22,9 +24,11 @@ from invoke import Context, Exit, task
 
 from pyunik import board as boards
 from pyunik import build as builder
+from pyunik import conformance as suite
 from pyunik import sources, vm
 from pyunik.board import ROOT, BoardError
 from pyunik.build import BuildError
+from pyunik.conformance import ConformanceError
 from pyunik.plugins import PluginManager
 from pyunik.vm import VmError
 
@@ -38,7 +42,7 @@ def _one_line_errors(fn: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
-        except (BoardError, BuildError, VmError, sources.SourcesError) as exc:
+        except (BoardError, BuildError, VmError, sources.SourcesError, ConformanceError) as exc:
             print(f"error: {exc}", file=sys.stderr)
             raise Exit(code=2) from None
 
@@ -112,6 +116,7 @@ def build(
         "accel": "tcg or kvm (default: the board's, auto = kvm only with VMX/SVM)",
         "memory": "guest RAM, as QEMU -m (default: the board's)",
         "cmdline": "kernel options (-append) before the app's arguments; words after -- become sys.argv[1:]",
+        "on": "qemu (default: QEMU boots the image) or xen (a PVH domU of real Xen 4.17, itself under QEMU)",
     }
 )
 @_one_line_errors
@@ -123,16 +128,27 @@ def run(
     accel: str = "",
     memory: str = "",
     cmdline: str = "",
+    on: str = "qemu",
 ) -> None:
     """Build and boot under QEMU, console on this terminal (Ctrl-] quits); exits with the guest's status.
 
     `invoke run --app DIR -- a b` passes a, b to the app as sys.argv[1:].
+    `--on xen` boots it as a domU of the Xen rig (pyunik/xenrig.py); exit status 0 for poweroff, 1 for crash.
     """
+    if on not in ("qemu", "xen"):
+        raise BuildError(f"--on {on!r}: use qemu or xen")
     loaded = boards.load(board)
     image = builder.build(loaded, app=_app(app, after_main))
     line = " ".join(part for part in (loaded.vm.cmdline, cmdline) if part)
     if c.remainder.strip():
         line = f"{line} -- {c.remainder.strip()}".strip()
+    if on == "xen":
+        from pyunik import xenrig
+
+        status = xenrig.run_interactive(image.elf, loaded.name, memory=memory or loaded.memory, cmdline=line)
+        if status:
+            raise Exit(code=status)
+        return
     command = vm.qemu_command(
         loaded,
         image.elf,
@@ -163,6 +179,47 @@ def test(c: Context, unit: bool = False, k: str = "") -> None:
     result = subprocess.run(args, cwd=ROOT)
     if result.returncode:
         raise Exit(code=result.returncode)
+
+
+@task(
+    help={
+        "board": f"board name from boards/ (default {boards.DEFAULT_BOARD})",
+        "dirs": "test directories of MicroPython's tests/, comma-separated (or after --); "
+        f"default: {' '.join(suite.FULL_DIRS)}",
+        "jobs": "parallel compile jobs (default: all cores)",
+    }
+)
+@_one_line_errors
+def conformance(c: Context, board: str = boards.DEFAULT_BOARD, dirs: str = "", jobs: int = 0) -> None:
+    """MicroPython's own tests on the booted image and on the unix port, side by side.
+
+    `invoke conformance -- basics float` runs those directories only. Reports and the
+    failure lists go to build/conformance/BOARD/; tests pyunik deliberately does not run
+    are in tests/conformance/skip.txt. Exits 1 if a test does worse on pyunik than on unix.
+    """
+    chosen = suite.split_dirs(f"{dirs} {c.remainder}") or suite.FULL_DIRS
+    report = suite.run(boards.load(board), chosen, jobs=jobs or None, progress=print)
+    print(suite.format_report(report))
+    if report.regressions:
+        raise Exit(code=1)
+
+
+@task(
+    help={
+        "only": "comma-separated subset of: boot, size, memory, interpreter, asyncio",
+        "quick": "fewer runs and coarser bisection: under 5 minutes, what CI runs",
+        "out": "directory for results.json and the PNGs (default build/bench)",
+    }
+)
+@_one_line_errors
+def bench(c: Context, only: str = "", quick: bool = False, out: str = "") -> None:
+    """Benchmarks side by side (pyunik, a PVH floor, a Linux guest, the unix port): build/bench/results.json + PNGs."""
+    from bench import common as bench_common
+    from bench import run as bench_run
+
+    status = bench_run.run(only, quick, Path(out) if out else bench_common.WORK)
+    if status:
+        raise Exit(code=status)
 
 
 @task(name="boards")

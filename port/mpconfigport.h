@@ -51,9 +51,18 @@
 #define MICROPY_PY_MACHINE_INCLUDEFILE "machine_port.c"
 #define MICROPY_PY_MACHINE_RESET (1)
 #define MICROPY_PY_MACHINE_MEMX (1)
-#define MICROPY_PY_MACHINE_PIN_BASE (0)
+#define MICROPY_PY_MACHINE_PIN_BASE (1)
 #define MICROPY_PY_MACHINE_BARE_METAL_FUNCS (1)
 #define MICROPY_PY_MACHINE_TIMER (1)
+
+// As the unix port has them, for MicroPython's own tests (invoke conformance):
+// micropython.mem_total/current/peak, sys.exc_info, websocket, machine.PinBase
+// (above), Signal and time_pulse_us on Python-defined pins.
+#define MICROPY_MEM_STATS (1)
+#define MICROPY_MALLOC_USES_ALLOCATED_SIZE (1)
+#define MICROPY_PY_SYS_EXC_INFO (1)
+#define MICROPY_PY_WEBSOCKET (1)
+#define MICROPY_PY_MACHINE_PULSE (1)
 
 // Type definitions for x86_64.
 #define MP_SSIZE_MAX (0x7fffffffffffffffL)

@@ -9,9 +9,10 @@
 
 #include "pvboot.h"
 
+// Whole seconds, as MicroPython's bare-metal ports return them (and as
+// time.gmtime() takes them); time.time_ns() has the rest.
 static mp_obj_t mp_time_time_get(void) {
-    uint64_t ns = pvboot_wallclock_ns();
-    return mp_obj_new_float((mp_float_t)(ns / 1000000000ULL) + (mp_float_t)(ns % 1000000000ULL) / 1e9);
+    return mp_obj_new_int_from_ull(pvboot_wallclock_ns() / 1000000000ULL);
 }
 
 static mp_obj_t mp_time_localtime_get(void) {
