@@ -133,7 +133,7 @@ def run(
     """Build and boot under QEMU, console on this terminal (Ctrl-] quits); exits with the guest's status.
 
     `invoke run --app DIR -- a b` passes a, b to the app as sys.argv[1:].
-    `--on xen` boots it as a domU of the Xen rig (pyunik/xenrig.py); exit status 0 for poweroff, 1 for crash.
+    `--on xen` boots it as a PVH domU of the Xen rig (pyunik/xenrig.py); exit status 1 when it crashed.
     """
     if on not in ("qemu", "xen"):
         raise BuildError(f"--on {on!r}: use qemu or xen")

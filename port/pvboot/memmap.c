@@ -15,6 +15,9 @@
 #define LOW_LIMIT (1ULL << 20)
 
 static pvboot_memmap_entry_t memmap[PVBOOT_MAX_MEMMAP];
+// The loader's start info, memory map and command line may lie in what
+// becomes the heap (Xen puts them right after the image): keep copies.
+static char cmdline[PVBOOT_MAX_CMDLINE];
 
 static void consider_free(pvboot_start_info_t *si, uint64_t start, uint64_t end) {
     uint64_t image_end = (uintptr_t)_end;
@@ -44,7 +47,14 @@ void pvboot_memmap_init(uint64_t start_info_paddr, pvboot_start_info_t *si) {
         return;
     }
     if (hsi->cmdline_paddr != 0) {
-        si->cmdline = (const char *)(uintptr_t)hsi->cmdline_paddr;
+        const char *given = (const char *)(uintptr_t)hsi->cmdline_paddr;
+        size_t n = 0;
+        while (n < sizeof(cmdline) - 1 && given[n] != '\0') {
+            cmdline[n] = given[n];
+            n++;
+        }
+        cmdline[n] = '\0';
+        si->cmdline = cmdline;
     }
     pvboot_memmap_entry_t given[PVBOOT_MAX_MEMMAP];
     size_t count = 0;

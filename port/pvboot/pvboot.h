@@ -27,6 +27,8 @@ typedef struct {
 } pvboot_region_t;
 
 #define PVBOOT_MAX_MEMMAP (32)
+/* Longer command lines are cut. */
+#define PVBOOT_MAX_CMDLINE (2048)
 
 /* Memory types, as in the E820/PVH memory map. */
 #define PVBOOT_MEM_RAM (1)
@@ -40,7 +42,7 @@ typedef struct {
 
 typedef struct {
     /* The command line the hypervisor passed (QEMU -append, Xen cmdline=),
-     * never NULL, "" when there was none. */
+     * copied out of the loader's memory; never NULL, "" when there was none. */
     const char *cmdline;
     /* The largest free RAM region above 1 MiB and above the image's end:
      * where the port puts its heap. */
