@@ -1,0 +1,229 @@
+"""Charts (PNG, matplotlib's Agg backend: no display needed) and a Markdown summary of results.json.
+
+Kept apart from the measurements so that `python -m bench --report-only`
+can redraw from an existing results.json without booting anything.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+GOAL_COLOUR = "#d62728"
+
+
+def _plt() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def chart_boot(boot: dict[str, Any], path: Path) -> None:
+    plt = _plt()
+    names = [n for n, e in boot["targets"].items() if "prompt_ms" in e]
+    med = [boot["targets"][n]["prompt_ms"]["median"] for n in names]
+    lo = [m - boot["targets"][n]["prompt_ms"]["min"] for n, m in zip(names, med, strict=True)]
+    hi = [boot["targets"][n]["prompt_ms"]["max"] - m for n, m in zip(names, med, strict=True)]
+    colours = ["#7f7f7f" if n.startswith("floor") else "#ff7f0e" if n.startswith("linux") else "#1f77b4" for n in names]
+    fig, ax = plt.subplots(figsize=(9, 0.5 * len(names) + 1.5))
+    ax.barh(names, med, xerr=[lo, hi], color=colours, capsize=3)
+    ax.set_xlim(10, max(m + h for m, h in zip(med, hi, strict=True)) * 3)
+    for y, (m, h) in enumerate(zip(med, hi, strict=True)):
+        ax.text((m + h) * 1.1, y, f"{m:.1f} ms", va="center", fontsize=9)
+    ax.set_xscale("log")
+    ax.invert_yaxis()
+    ax.set_xlabel("QEMU start -> first '>>> ' (ms, log scale; bar = median, whiskers = min..max)")
+    ax.set_title("Boot to the prompt under QEMU TCG: floor, pyunik, Linux guest")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def chart_size(size: dict[str, Any], path: Path) -> None:
+    plt = _plt()
+    boards = list(size["boards"])
+    comps: list[str] = []
+    for b in boards:
+        for c in size["boards"][b]["components"]:
+            if c not in comps:
+                comps.append(c)
+    fig, ax = plt.subplots(figsize=(10, 1.2 * len(boards) + 2.5))
+    left = [0.0] * len(boards)
+    palette = [plt.get_cmap("tab10")(i) for i in range(10)] + [plt.get_cmap("Set3")(i) for i in range(12)]
+    for i, comp in enumerate(comps):
+        vals = [size["boards"][b]["components"].get(comp, 0) / 1024 for b in boards]
+        ax.barh(boards, vals, left=left, color=palette[i % len(palette)], label=f"{comp} ({vals[0]:.1f})")
+        left = [a + v for a, v in zip(left, vals, strict=True)]
+    ax.axvline(400, color=GOAL_COLOUR, linestyle="--", label="goal: 400 KiB")
+    for y, b in enumerate(boards):
+        ax.text(left[y] + 3, y, f"{size['boards'][b]['stripped_kib']} KiB", va="center", fontsize=9)
+    ax.set_xlabel("stripped image, KiB (components from the link map)")
+    ax.set_title("Image size by component")
+    ax.legend(fontsize=7, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.25))
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def chart_memory(memory: dict[str, Any], path: Path) -> None:
+    plt = _plt()
+    labels: list[str] = []
+    values: list[float] = []
+    for board, entry in memory["boards"].items():
+        for key, what in (("prompt_kib", "prompt"), ("prompt_plus_alloc_script_kib", "prompt + alloc.py")):
+            if entry.get(key):
+                labels.append(f"pyunik {board}: {what}")
+                values.append(entry[key])
+    linux = memory.get("linux/microvm", {})
+    if linux.get("least_mib"):
+        labels.append("Linux guest (microvm): prompt + alloc.py")
+        values.append(linux["least_mib"] * 1024)
+    fig, ax = plt.subplots(figsize=(9, 0.55 * len(labels) + 1.5))
+    ax.barh(labels, values, color=["#ff7f0e" if lbl.startswith("Linux") else "#2ca02c" for lbl in labels])
+    for y, v in enumerate(values):
+        ax.text(v * 1.05, y, f"{v:.0f}K" if v < 10240 else f"{v / 1024:.0f}M", va="center", fontsize=9)
+    ax.axvline(1434, color=GOAL_COLOUR, linestyle="--", label="goal: -m 1434K")
+    ax.set_xscale("log")
+    ax.set_xlim(1000, max([*values, 1434]) * 2.5)
+    ax.invert_yaxis()
+    ax.set_xlabel("least QEMU -m (KiB, log scale)")
+    ax.set_title("Least memory to boot and run an allocation-heavy script")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def chart_interpreter(interp: dict[str, Any], path: Path) -> None:
+    plt = _plt()
+    rows = {k: v["speed_ratio"] for k, v in interp["programs"].items() if "speed_ratio" in v}
+    names = list(rows)
+    fig, ax = plt.subplots(figsize=(9, 0.32 * len(names) + 1.8))
+    ax.barh(names, [rows[n] for n in names], color=["#1f77b4" if rows[n] >= 1 else "#9467bd" for n in names])
+    ax.axvline(1.0, color="black", linewidth=1)
+    if interp.get("geomean_speed_ratio"):
+        ax.axvline(interp["geomean_speed_ratio"], color=GOAL_COLOUR, linestyle="--",
+                   label=f"geometric mean {interp['geomean_speed_ratio']:.2f}x")  # fmt: skip
+        ax.legend(fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel("qemu-user time / pyunik time (>1: pyunik faster)")
+    ax.set_title("perf_bench: pyunik (qemu-system TCG) vs unix port (qemu-user)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def chart_asyncio(aio: dict[str, Any], path: Path) -> None:
+    plt = _plt()
+    names = [n for n, e in aio["platforms"].items() if "spawn_tasks_per_s" in e]
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.5))
+    for ax, metric, title in (
+        (axes[0], "spawn_tasks_per_s", "tasks created + completed / s"),
+        (axes[1], "pingpong_round_trips_per_s", "Event ping-pong round trips / s"),
+    ):
+        vals = [aio["platforms"][n][metric]["median"] for n in names]
+        ax.barh(names, vals, color=["#1f77b4" if n.startswith("pyunik") else "#ff7f0e" for n in names])
+        for y, v in enumerate(vals):
+            ax.text(v, y, f" {v / 1000:.1f}k", va="center", fontsize=9)
+        ax.invert_yaxis()
+        ax.set_title(title)
+        ax.set_xlim(0, max(vals) * 1.3 if vals else 1)
+    fig.suptitle("asyncio under TCG (same heap everywhere; medians of rounds)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+CHARTS = {
+    "boot": chart_boot,
+    "size": chart_size,
+    "memory": chart_memory,
+    "interpreter": chart_interpreter,
+    "asyncio": chart_asyncio,
+}
+
+
+def charts(results: dict[str, Any], out: Path) -> list[Path]:
+    """One PNG per benchmark present in results; returns the paths written."""
+    written = []
+    for name, draw in CHARTS.items():
+        entry = results.get(name)
+        if isinstance(entry, dict) and "error" not in entry:
+            path = out / f"{name}.png"
+            draw(entry, path)
+            written.append(path)
+    return written
+
+
+def _fmt(value: float | None, unit: str = "", digits: int = 1) -> str:
+    return "-" if value is None else f"{value:,.{digits}f}{unit}"
+
+
+def markdown(results: dict[str, Any]) -> str:
+    """The README's table: one line per measure, with its ratio or goal."""
+    lines = ["| measure | pyunik | comparison | ratio / goal |", "|---|---:|---:|---|"]
+    boot = results.get("boot", {})
+    if "targets" in boot:
+        t = boot["targets"]
+
+        def med(name: str) -> float | None:
+            return t.get(name, {}).get("prompt_ms", {}).get("median")
+
+        def ex(name: str) -> float | None:
+            return t.get(name, {}).get("exit_ms", {}).get("median")
+
+        r = boot["ratios"]
+        for board, machine in (("qemu-microvm", "microvm"), ("qemu-q35", "q35")):
+            lines.append(
+                f"| boot to `>>>`, {board} (median ms) | {_fmt(med('pyunik/' + board))} | "
+                f"floor exit {_fmt(ex('floor/' + machine))} | {_fmt(r.get(board + ' / floor exit'), 'x', 2)} "
+                f"(goal <= 1.10x) |"
+            )
+        lines.append(
+            f"| boot to `>>>`, Linux guest on microvm (median ms) | {_fmt(med('pyunik/qemu-microvm'))} | "
+            f"{_fmt(med('linux/microvm'), '', 0)} | Linux takes {_fmt(r.get('linux-microvm / qemu-microvm'), 'x', 0)} |"
+        )
+    size = results.get("size", {})
+    for board, entry in size.get("boards", {}).items():
+        lines.append(f"| stripped image, {board} (KiB) | {entry['stripped_kib']} | - | goal <= 400 KiB |")
+    mem = results.get("memory", {})
+    for board, entry in mem.get("boards", {}).items():
+        lines.append(
+            f"| least -m, {board}: prompt / + alloc.py | {entry['prompt_kib']}K / "
+            f"{entry['prompt_plus_alloc_script_kib']}K | - | goal: prompt in 1434K "
+            f"({'yes' if entry.get('prompt_at_1434K') else 'no'}) |"
+        )
+    linux = mem.get("linux/microvm", {})
+    if linux:
+        ratio = mem.get("ratios", {}).get("linux-microvm / qemu-microvm (prompt + alloc.py)")
+        lines.append(
+            f"| least -m, Linux guest: prompt + alloc.py | - | {linux.get('least_mib')}M | "
+            f"Linux needs {_fmt(ratio, 'x', 0)} |"
+        )
+    interp = results.get("interpreter", {})
+    if interp.get("geomean_speed_ratio"):
+        lines.append(
+            f"| perf_bench vs unix port under qemu-user ({interp['compared']} programs) | - | - | "
+            f"geomean {interp['geomean_speed_ratio']:.2f}x (>1: pyunik faster) |"
+        )
+    aio = results.get("asyncio", {})
+    plats = aio.get("platforms", {})
+    if plats:
+        py = plats.get("pyunik/qemu-microvm", {})
+        metrics = (("spawn_tasks_per_s", "asyncio tasks/s"), ("pingpong_round_trips_per_s", "Event round trips/s"))
+        for metric, label in metrics:
+
+            def val(p: dict[str, Any], metric: str = metric) -> float | None:
+                return p.get(metric, {}).get("median")
+
+            rl = aio["ratios"].get(f"{metric}: pyunik / linux-guest")
+            rq = aio["ratios"].get(f"{metric}: pyunik / qemu-user")
+            lines.append(
+                f"| {label} | {_fmt(val(py), '', 0)} | Linux guest {_fmt(val(plats.get('linux-guest', {})), '', 0)}, "
+                f"qemu-user {_fmt(val(plats.get('qemu-user', {})), '', 0)} | "
+                f"{_fmt(rl, 'x', 2)} Linux (goal >= 1.6x), {_fmt(rq, 'x', 2)} qemu-user (goal >= 1.0x) |"
+            )
+    return "\n".join(lines) + "\n"
