@@ -20,6 +20,8 @@
 #define PYUNIK_HEAP_MAX (64 * 1024 * 1024)
 #endif
 
+#define HEAP_MIN (16 * 1024)
+
 // What the stack checker keeps in reserve below the limit, for the
 // handlers of a RuntimeError "maximum recursion depth exceeded".
 #define STACK_MARGIN (8 * 1024)
@@ -29,12 +31,24 @@ static void heap_init(const pvboot_start_info_t *si) {
     if (size > PYUNIK_HEAP_MAX) {
         size = PYUNIK_HEAP_MAX;
     }
-    if (size < 4096) {
+    // Less than this is no use for a REPL, let alone an app.
+    if (size < HEAP_MIN) {
         pvboot_printf("pyunik: no RAM left for the heap (%lu bytes free); give the VM more memory\n",
             (unsigned long)size);
         pvboot_shutdown(PVBOOT_EXIT_FAULT);
     }
     gc_init((void *)si->heap.addr, (void *)(si->heap.addr + size));
+}
+
+// Collect after this much allocation rather than only when the heap is
+// full: with a heap of tens of MiB, the allocator's search for free blocks
+// grows with the garbage left since the last collection, and code that
+// allocates steadily (asyncio) slows down the longer it runs. gc.threshold()
+// changes it.
+#define GC_THRESHOLD_BYTES (1024 * 1024)
+
+static void gc_threshold_init(void) {
+    MP_STATE_MEM(gc_alloc_threshold) = GC_THRESHOLD_BYTES / MICROPY_BYTES_PER_GC_BLOCK;
 }
 
 int pvboot_main(const pvboot_start_info_t *si) {
@@ -49,6 +63,7 @@ int pvboot_main(const pvboot_start_info_t *si) {
 
     for (;;) {
         mp_init();
+        gc_threshold_init();
         app_set_argv(si->cmdline);
 
         // The frozen app: boot.py, then main.py, as on every MicroPython
