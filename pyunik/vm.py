@@ -22,6 +22,11 @@ QEMU = "qemu-system-x86_64"
 EXIT_FAULT = 125
 
 
+#: One vCPU, no default devices, no user config, no display, no monitor:
+#: every QEMU this project starts (pyunik, the Xen rig, the benchmarks).
+HEADLESS = ("-smp", "1", "-nodefaults", "-no-user-config", "-display", "none", "-monitor", "none")
+
+
 class VmError(Exception):
     """QEMU could not be started; the message says why."""
 
@@ -96,14 +101,7 @@ def qemu_command(
         *(["-cpu", "host"] if chosen == "kvm" else []),
         "-m",
         memory or board.memory,
-        "-smp",
-        "1",
-        "-nodefaults",
-        "-no-user-config",
-        "-display",
-        "none",
-        "-monitor",
-        "none",
+        *HEADLESS,
         "-serial",
         serial,
         "-kernel",

@@ -88,7 +88,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pyunik.board import ROOT
-from pyunik.vm import QEMU, QemuCommand, Running, VmError, require_qemu
+from pyunik.vm import HEADLESS, QEMU, QemuCommand, Running, VmError, require_qemu
 
 if TYPE_CHECKING:
     import serial
@@ -881,14 +881,7 @@ class XenRig:
             "qemu64,+svm,+npt,+rdrand",
             "-m",
             str(self.memory_mb),
-            "-smp",
-            "1",
-            "-nodefaults",
-            "-no-user-config",
-            "-display",
-            "none",
-            "-monitor",
-            "none",
+            *HEADLESS,
             "-no-reboot",
             "-chardev",
             f"socket,id=dom0,path={control_socket},server=on,wait=on",
