@@ -23,7 +23,7 @@
 #define PTE_WRITE 0x2
 #define PTE_LARGE 0x80
 
-#define BOOT_STACK_SIZE (64 * 1024)
+#define BOOT_STACK_SIZE (48 * 1024)
 
 /* The note QEMU's and Xen's PVH loaders look for: where to enter, 32-bit. */
     .section .note.pvh, "a", @note
