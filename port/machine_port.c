@@ -28,10 +28,9 @@ static mp_int_t mp_machine_reset_cause(void) {
 // CPU's signature (CPUID 1: family/model/stepping, features) and the
 // hypervisor's vendor string. Identical VMs share it.
 static mp_obj_t mp_machine_unique_id(void) {
-    uint32_t id[5];
-    uint32_t unused;
-    __asm__ volatile ("cpuid" : "=a" (id[0]), "=b" (unused), "=c" (id[1]), "=d" (id[2]) : "a" (1), "c" (0));
-    __asm__ volatile ("cpuid" : "=a" (unused), "=b" (id[3]), "=c" (id[4]), "=d" (unused) : "a" (0x40000000), "c" (0));
+    pvboot_cpuid_t cpu = pvboot_cpuid(1, 0);
+    pvboot_cpuid_t hv = pvboot_cpuid(0x40000000, 0);
+    uint32_t id[5] = { cpu.eax, cpu.ecx, cpu.edx, hv.ebx, hv.ecx };
     return mp_obj_new_bytes((const byte *)id, sizeof(id));
 }
 

@@ -28,39 +28,34 @@ static uint16_t pit_read(void) {
 
 static uint64_t tsc_hz_from_cpuid(void) {
     /* Leaf 0x15: TSC/crystal ratio and crystal Hz, on recent Intel parts. */
-    uint32_t max, a, b, c, d;
-    __asm__ volatile ("cpuid" : "=a" (max), "=b" (b), "=c" (c), "=d" (d) : "a" (0));
-    if (max >= 0x15) {
-        __asm__ volatile ("cpuid" : "=a" (a), "=b" (b), "=c" (c), "=d" (d) : "a" (0x15), "c" (0));
-        if (a != 0 && b != 0 && c != 0) {
-            return (uint64_t)c * b / a;
+    if (pvboot_cpuid(0, 0).eax >= 0x15) {
+        pvboot_cpuid_t r = pvboot_cpuid(0x15, 0);
+        if (r.eax != 0 && r.ebx != 0 && r.ecx != 0) {
+            return (uint64_t)r.ecx * r.ebx / r.eax;
         }
     }
     return 0;
 }
 
 static uint64_t tsc_hz_from_hypervisor(void) {
-    uint32_t max, a, b, c, d;
     uint32_t xen = pvboot_xen_cpuid_base();
     if (xen != 0) {
         // Xen's leaf base+3, subleaf 0: ECX is the guest's TSC rate in kHz.
-        __asm__ volatile ("cpuid" : "=a" (a), "=b" (b), "=c" (c), "=d" (d) : "a" (xen + 3), "c" (0));
-        if (c != 0) {
-            return (uint64_t)c * 1000;
+        uint32_t khz = pvboot_cpuid(xen + 3, 0).ecx;
+        if (khz != 0) {
+            return (uint64_t)khz * 1000;
         }
     }
     // Leaf 0x40000010 (the timing leaf of VMware, kept by KVM/QEMU with
     // vmware-cpuid-freq): EAX is the TSC rate in kHz.
-    __asm__ volatile ("cpuid" : "=a" (a), "=b" (b), "=c" (c), "=d" (d) : "a" (1), "c" (0));
-    if (!(c & (1u << 31))) {
+    if (pvboot_hypervisor() == PVBOOT_HV_NONE) {
         return 0;
     }
-    __asm__ volatile ("cpuid" : "=a" (max), "=b" (b), "=c" (c), "=d" (d) : "a" (0x40000000), "c" (0));
+    uint32_t max = pvboot_cpuid(0x40000000, 0).eax;
     if (max < 0x40000010 || max > 0x400000ff) {
         return 0;
     }
-    __asm__ volatile ("cpuid" : "=a" (a), "=b" (b), "=c" (c), "=d" (d) : "a" (0x40000010), "c" (0));
-    return (uint64_t)a * 1000;
+    return (uint64_t)pvboot_cpuid(0x40000010, 0).eax * 1000;
 }
 
 static uint64_t tsc_hz_from_pit(void) {

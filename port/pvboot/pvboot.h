@@ -234,6 +234,20 @@ static inline void pvboot_outl(uint16_t port, uint32_t v) {
     __asm__ volatile ("outl %0, %1" : : "a" (v), "Nd" (port));
 }
 
+/* ---- CPUID ------------------------------------------------------------- */
+
+typedef struct {
+    uint32_t eax, ebx, ecx, edx;
+} pvboot_cpuid_t;
+
+/* CPUID leaf/subleaf. Under a hypervisor each use exits to it: callers
+ * that need an answer often keep it. */
+static inline pvboot_cpuid_t pvboot_cpuid(uint32_t leaf, uint32_t subleaf) {
+    pvboot_cpuid_t r;
+    __asm__ volatile ("cpuid" : "=a" (r.eax), "=b" (r.ebx), "=c" (r.ecx), "=d" (r.edx) : "a" (leaf), "c" (subleaf));
+    return r;
+}
+
 /* ---- Hypervisor and shutdown ------------------------------------------- */
 
 typedef enum {
@@ -243,6 +257,8 @@ typedef enum {
     PVBOOT_HV_OTHER,
 } pvboot_hypervisor_t;
 
+/* Which hypervisor this is (CPUID 0x40000000, or 0x40000100 for Xen beside
+ * Viridian); asked of the CPU once, then remembered. */
 pvboot_hypervisor_t pvboot_hypervisor(void);
 
 /* Stop the machine with an exit status. On QEMU this writes to the

@@ -8,32 +8,42 @@
 
 static void (*hypervisor_shutdown)(int status, int reboot);
 
-static void cpuid(uint32_t leaf, uint32_t *a, uint32_t *b, uint32_t *c, uint32_t *d) {
-    __asm__ volatile ("cpuid" : "=a" (*a), "=b" (*b), "=c" (*c), "=d" (*d) : "a" (leaf), "c" (0));
-}
-
-static int signature_is(uint32_t b, uint32_t c, uint32_t d, const char *sig) {
+static int signature_is(pvboot_cpuid_t r, const char *sig) {
     const uint32_t *s = (const uint32_t *)sig;
-    return b == s[0] && c == s[1] && d == s[2];
+    return r.ebx == s[0] && r.ecx == s[1] && r.edx == s[2];
 }
 
-pvboot_hypervisor_t pvboot_hypervisor(void) {
-    uint32_t a, b, c, d;
-    cpuid(1, &a, &b, &c, &d);
-    if (!(c & (1u << 31))) {
+static pvboot_hypervisor_t hypervisor = (pvboot_hypervisor_t)-1;
+static uint32_t xen_base;
+
+static pvboot_hypervisor_t detect(void) {
+    if (!(pvboot_cpuid(1, 0).ecx & (1u << 31))) {
         return PVBOOT_HV_NONE;
     }
     /* Xen may sit at 0x40000100 when it also offers Viridian at 0x40000000. */
     for (uint32_t base = 0x40000000; base <= 0x40000100; base += 0x100) {
-        cpuid(base, &a, &b, &c, &d);
-        if (signature_is(b, c, d, "XenVMMXenVMM")) {
+        pvboot_cpuid_t r = pvboot_cpuid(base, 0);
+        if (signature_is(r, "XenVMMXenVMM")) {
+            xen_base = base;
             return PVBOOT_HV_XEN;
         }
-        if (base == 0x40000000 && signature_is(b, c, d, "KVMKVMKVM\0\0\0")) {
+        if (base == 0x40000000 && signature_is(r, "KVMKVMKVM\0\0\0")) {
             return PVBOOT_HV_KVM;
         }
     }
     return PVBOOT_HV_OTHER;
+}
+
+pvboot_hypervisor_t pvboot_hypervisor(void) {
+    if (hypervisor == (pvboot_hypervisor_t)-1) {
+        hypervisor = detect();
+    }
+    return hypervisor;
+}
+
+uint32_t pvboot_xen_cpuid_base(void) {
+    pvboot_hypervisor();
+    return xen_base;
 }
 
 void pvboot_shutdown_register(void (*fn)(int status, int reboot)) {

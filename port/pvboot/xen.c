@@ -1,6 +1,6 @@
 /*
- * What pvboot needs of Xen before any module runs: detecting it, the
- * hypercall page, and the memory map when the start info has none (a PVH
+ * What pvboot needs of Xen before any module runs: the hypercall page
+ * (Xen itself is detected in shutdown.c with the other hypervisors), and the memory map when the start info has none (a PVH
  * dom0 gets start_info version 0).
  */
 #include <stdint.h>
@@ -12,34 +12,15 @@
 #include "pvboot_internal.h"
 
 extern char pvboot_xen_hypercall_page[4096];
-static uint32_t xen_base;
-
-static void cpuid(uint32_t leaf, uint32_t *a, uint32_t *b, uint32_t *c, uint32_t *d) {
-    __asm__ volatile ("cpuid" : "=a" (*a), "=b" (*b), "=c" (*c), "=d" (*d) : "a" (leaf), "c" (0));
-}
-
-uint32_t pvboot_xen_cpuid_base(void) {
-    return xen_base;
-}
-
 int pvboot_xen_init(void) {
-    if (pvboot_hypervisor() != PVBOOT_HV_XEN) {
+    uint32_t base = pvboot_xen_cpuid_base();
+    if (base == 0) {
         return 0;
     }
-    uint32_t a, b, c, d;
-    for (uint32_t base = 0x40000000; base <= 0x40000100; base += 0x100) {
-        cpuid(base, &a, &b, &c, &d);
-        if (b == 0x566e6558 && c == 0x65584d4d && d == 0x4d4d566e) { // "XenVMMXenVMM"
-            xen_base = base;
-            break;
-        }
-    }
-    if (xen_base == 0) {
-        return 0;
-    }
-    cpuid(xen_base + 2, &a, &b, &c, &d); // a: number of pages, b: the MSR
+    // Leaf base+2: EAX the number of hypercall pages, EBX the MSR to write.
+    uint32_t msr = pvboot_cpuid(base + 2, 0).ebx;
     uint64_t page = (uintptr_t)pvboot_xen_hypercall_page;
-    __asm__ volatile ("wrmsr" : : "c" (b), "a" ((uint32_t)page), "d" ((uint32_t)(page >> 32)));
+    __asm__ volatile ("wrmsr" : : "c" (msr), "a" ((uint32_t)page), "d" ((uint32_t)(page >> 32)));
     return 1;
 }
 

@@ -12,14 +12,14 @@
 #include "py/objstr.h"
 #include "py/runtime.h"
 
+#include "pvboot.h"
+
 #ifndef RDRAND_RETRIES
 #define RDRAND_RETRIES (10)
 #endif
 
 static bool rdrand_supported(void) {
-    uint32_t a, b, c, d;
-    __asm__ volatile ("cpuid" : "=a" (a), "=b" (b), "=c" (c), "=d" (d) : "a" (1), "c" (0));
-    return (c >> 30) & 1;
+    return (pvboot_cpuid(1, 0).ecx >> 30) & 1;
 }
 
 static uint64_t rdrand_word(void) {
