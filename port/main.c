@@ -12,6 +12,7 @@
 #include "app.h"
 #include "app_config.h" // generated: PYUNIK_AFTER_MAIN_SHUTDOWN
 #include "board_init.h"
+#include "gcpace.h"
 #include "pvboot.h"
 
 // Clearing the GC's allocation table costs time linear in the heap size, at
@@ -40,17 +41,6 @@ static void heap_init(const pvboot_start_info_t *si) {
     gc_init((void *)si->heap.addr, (void *)(si->heap.addr + size));
 }
 
-// Collect after this much allocation rather than only when the heap is
-// full: with a heap of tens of MiB, the allocator's search for free blocks
-// grows with the garbage left since the last collection, and code that
-// allocates steadily (asyncio) slows down the longer it runs. gc.threshold()
-// changes it.
-#define GC_THRESHOLD_BYTES (1024 * 1024)
-
-static void gc_threshold_init(void) {
-    MP_STATE_MEM(gc_alloc_threshold) = GC_THRESHOLD_BYTES / MICROPY_BYTES_PER_GC_BLOCK;
-}
-
 int pvboot_main(const pvboot_start_info_t *si) {
     // Console input goes to the REPL's ring (and Ctrl-C to the VM) from
     // the first byte; then the devices, consoles first.
@@ -63,7 +53,7 @@ int pvboot_main(const pvboot_start_info_t *si) {
 
     for (;;) {
         mp_init();
-        gc_threshold_init();
+        gc_pace_init();
         app_set_argv(si->cmdline);
 
         // The frozen app: boot.py, then main.py, as on every MicroPython
