@@ -86,8 +86,10 @@ def test_plugin_function_called_over_the_repl(rdrand_image: Path) -> None:
 
 
 def symbols(elf: Path) -> set[str]:
+    """The image's symbol names, without the suffixes LTO gives the static ones
+    it moves between units (rdrand_bytes_obj.lto_priv.0)."""
     out = subprocess.run(["nm", str(elf)], capture_output=True, text=True, check=True).stdout
-    return {line.split()[-1] for line in out.splitlines() if line.split()}
+    return {line.split()[-1].split(".")[0] for line in out.splitlines() if line.split()}
 
 
 def test_unselected_plugin_code_is_absent(rdrand_image: Path, image_for) -> None:  # type: ignore[no-untyped-def]
@@ -98,4 +100,4 @@ def test_unselected_plugin_code_is_absent(rdrand_image: Path, image_for) -> None
     assert plugin_symbols <= with_rdrand
     assert not plugin_symbols & without
     # And the other way round: both images have the console driver they select.
-    assert "uart16550_init" in with_rdrand and "uart16550_init" in without
+    assert "uart_console" in with_rdrand and "uart_console" in without
