@@ -81,7 +81,8 @@ def objects_outside_lto(map_file: Path, build_dir: Path) -> list[tuple[str, int,
         if match is None:
             pending = bool(_INPUT_NAME.match(line)) and not line.startswith(" *(")
             continue
-        address, size, obj = int(match.group(match.re.groups - 2), 16), int(match.group(match.re.groups - 1), 16), match.group(match.re.groups)
+        address, size, obj = match.groups()[-3:]
+        address, size = int(address, 16), int(size, 16)
         if not size or not obj or "ltrans" in obj:
             continue
         path = Path(obj.strip().split("(")[0])
@@ -127,9 +128,7 @@ def source_by_address(elf: Path) -> dict[int, str]:
     Compile-time units carry the file name; after LTO the code and data sit
     in link-time units whose entries name their origin by DIE offset.
     """
-    dump = subprocess.run(
-        ["readelf", "--debug-dump=info", str(elf)], capture_output=True, text=True, check=True
-    ).stdout
+    dump = subprocess.run(["readelf", "--debug-dump=info", str(elf)], capture_output=True, text=True, check=True).stdout
     cu_starts: list[int] = []
     cu_names: list[str] = []
     cu_dirs: list[str] = []
