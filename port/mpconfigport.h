@@ -16,8 +16,8 @@
 // of asyncio tasks is deeper), the collector rescans the whole heap's
 // allocation table, a million blocks at 32 MiB, once per overflow: that was
 // a sixth of the time asyncio spends per task. A block index fits 32 bits
-// (the heap is capped at 64 MiB), so 1024 entries cost 4 KiB of bss.
-#define MICROPY_ALLOC_GC_STACK_SIZE (1024)
+// (the heap is capped at 64 MiB), so 256 entries cost 1 KiB of bss.
+#define MICROPY_ALLOC_GC_STACK_SIZE (256)
 #define MICROPY_GC_STACK_ENTRY_TYPE uint32_t
 // A module's globals start as a 61-slot hash table (1 by default). A map
 // grows only when it is completely full, and a lookup that misses probes
