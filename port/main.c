@@ -47,7 +47,11 @@ int pvboot_main(const pvboot_start_info_t *si) {
     pvboot_console_set_receiver(mp_hal_console_receive, mp_hal_console_room);
     board_init();
 
-    mp_stack_ctrl_init();
+    // The whole boot stack, from its top: the GC scans up to here for
+    // pointers, and mp_stack_ctrl_init()'s "address of a local" would miss
+    // the frame of whichever caller LTO inlines this function into (the
+    // REPL's line buffer lived there, and gc.collect() freed it).
+    mp_stack_set_top((void *)(si->stack.addr + si->stack.size));
     mp_stack_set_limit(si->stack.size - STACK_MARGIN);
     heap_init(si);
 

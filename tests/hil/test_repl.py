@@ -116,3 +116,12 @@ def test_tab_completion_and_history(repl: Repl) -> None:
     repl.expect(">>> ")
     repl.keys("\x1b[A")  # up arrow: the previous line comes back
     repl.expect("import micropython")
+
+
+def test_gc_collect_keeps_what_the_repl_holds(repl: Repl) -> None:
+    # The REPL's line buffer lives on the boot stack: the GC must scan all
+    # of it (a stack top taken from a local once missed the REPL's frame).
+    repl.run("import gc; keep = [bytearray(64) for _ in range(100)]; gc.collect()")
+    assert repl.run("print(len(keep), sum(len(b) for b in keep))").strip() == "100 6400"
+    repl.run("gc.collect()")
+    assert repl.run("print(6 * 7)").strip() == "42"
