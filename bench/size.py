@@ -42,21 +42,6 @@ _REF = re.compile(r"<0x([0-9a-f]+)>")
 _ADDR = re.compile(r"DW_OP_addr: ([0-9a-f]+)")
 
 
-def component_of_object(obj: Path, build_dir: Path) -> str:
-    """Which component an object file outside LTO (assembly, libc, libgcc) belongs to."""
-    if "libgcc" in obj.name:
-        return "libgcc"
-    parts = obj.resolve().relative_to(build_dir.resolve()).parts
-    top = parts[0]
-    if top == "pvboot":
-        return "pvboot"
-    if top in ("shared", "lib"):
-        return "shared + lib (readline, pyexec, libm)"
-    if top == "modules" and len(parts) > 2:
-        return f"plugin {parts[1].replace('_', '-')}"
-    return "port"
-
-
 def objects_outside_lto(map_file: Path, build_dir: Path) -> list[tuple[str, int, int, Path]]:
     """(output section, address, size, object) of each input section that a
     non-LTO object file (assembly, libc's string functions, libgcc) placed,
@@ -91,35 +76,35 @@ def objects_outside_lto(map_file: Path, build_dir: Path) -> list[tuple[str, int,
     return placed
 
 
-def component_of(source: str, build_dir: Path) -> str:
-    """Which component a source file (as DWARF names it) belongs to."""
-    if not source:
+def component_of(path: str | Path, build_dir: Path) -> str:
+    """Which component a source file (as DWARF names it) or an object file of
+    the link belongs to. Objects mirror the sources' layout under the build
+    directory (py/, extmod/, pvboot/, modules/<plugin>/...)."""
+    if not str(path):
         return UNATTRIBUTED
-    path = Path(source)
-    if path.name == "frozen_content.c":
+    resolved = Path(path).resolve()
+    if "libgcc" in resolved.name:
+        return "libgcc"
+    if resolved.stem == "frozen_content":
         return "frozen bytecode"
-    for root, inside in ((common.MICROPYTHON, True), (common.ROOT / "port", False), (common.ROOT, False)):
-        try:
-            parts = path.resolve().relative_to(root.resolve()).parts
-        except ValueError:
-            continue
-        if inside:
-            top = parts[0]
-            if top == "py":
-                return "py (interpreter core)"
-            if top == "extmod":
-                return "extmod"
-            if top in ("shared", "lib"):
-                return "shared + lib (readline, pyexec, libm)"
-            return "other"
-        if root == common.ROOT / "port":
-            return "pvboot" if parts[0] == "pvboot" else "port"
-        if parts[0] == "modules" and len(parts) > 2:
-            return f"plugin {parts[1].replace('_', '-')}"
-        if parts[0] == "build":
-            return "port"  # generated: board_init.c
+    for root in (build_dir, common.MICROPYTHON, common.ROOT / "port", common.ROOT):
+        if resolved.is_relative_to(root.resolve()):
+            parts = resolved.relative_to(root.resolve()).parts
+            break
+    else:
         return "other"
-    return "libgcc" if "libgcc" in source else "other"
+    top = parts[0]
+    if top == "py":
+        return "py (interpreter core)"
+    if top == "extmod":
+        return "extmod"
+    if top in ("shared", "lib"):
+        return "shared + lib (readline, pyexec, libm)"
+    if top == "pvboot":
+        return "pvboot"
+    if top == "modules" and len(parts) > 2:
+        return f"plugin {parts[1].replace('_', '-')}"
+    return "port"  # port/*.c, libc/, the generated board_init.c
 
 
 def source_by_address(elf: Path) -> dict[int, str]:
@@ -193,9 +178,9 @@ def attribute(elf: Path, build_dir: Path) -> tuple[dict[str, int], dict[str, int
     outside = objects_outside_lto(build_dir / "firmware.map", build_dir)
     for section, _, size, obj in outside:
         if section in FILE_SECTIONS:
-            in_file[component_of_object(obj, build_dir)] += size
+            in_file[component_of(obj, build_dir)] += size
         elif section in RAM_SECTIONS:
-            in_ram[component_of_object(obj, build_dir)] += size
+            in_ram[component_of(obj, build_dir)] += size
     starts = sorted((address, address + size) for _, address, size, _ in outside)
     seen: set[int] = set()
     for line in out.splitlines():

@@ -1,7 +1,8 @@
 /*
- * What pvboot needs of Xen before any module runs: the hypercall page
- * (Xen itself is detected in shutdown.c with the other hypervisors), and the memory map when the start info has none (a PVH
- * dom0 gets start_info version 0).
+ * What pvboot needs of Xen before any module runs: the hypercall page, and
+ * the memory map when the start info has none (a PVH dom0 gets start_info
+ * version 0). Xen itself is detected in shutdown.c, with the other
+ * hypervisors.
  */
 #include <stdint.h>
 
