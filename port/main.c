@@ -27,8 +27,11 @@
 // handlers of a RuntimeError "maximum recursion depth exceeded".
 #define STACK_MARGIN (8 * 1024)
 
-static void heap_init(const pvboot_start_info_t *si) {
-    size_t size = si->heap.size;
+static void heap_init(void) {
+    // What the drivers left of the free RAM (they took their ring pages
+    // during board_init).
+    pvboot_region_t heap = pvboot_heap_claim();
+    size_t size = heap.size;
     if (size > PYUNIK_HEAP_MAX) {
         size = PYUNIK_HEAP_MAX;
     }
@@ -38,7 +41,7 @@ static void heap_init(const pvboot_start_info_t *si) {
             (unsigned long)size);
         pvboot_shutdown(PVBOOT_EXIT_FAULT);
     }
-    gc_init((void *)si->heap.addr, (void *)(si->heap.addr + size));
+    gc_init((void *)heap.addr, (void *)(heap.addr + size));
 }
 
 int pvboot_main(const pvboot_start_info_t *si) {
@@ -53,7 +56,7 @@ int pvboot_main(const pvboot_start_info_t *si) {
     // REPL's line buffer lived there, and gc.collect() freed it).
     mp_stack_set_top((void *)(si->stack.addr + si->stack.size));
     mp_stack_set_limit(si->stack.size - STACK_MARGIN);
-    heap_init(si);
+    heap_init();
 
     for (;;) {
         mp_init();

@@ -2,7 +2,7 @@
  * The CMOS real-time clock (MC146818, ports 0x70/0x71) as pvboot's wall
  * clock: read once, on the first time.time(), in UTC as QEMU keeps it.
  */
-#include "pvboot.h"
+#include "pvboot_driver.h"
 
 #define CMOS_INDEX (0x70)
 #define CMOS_DATA (0x71)

@@ -5,7 +5,7 @@
  * armed (not at boot). Each program() loads the count for the next deadline
  * only: an idle guest takes no timer interrupt until something is due.
  */
-#include "pvboot.h"
+#include "pvboot_driver.h"
 
 #define LAPIC_LVT_TIMER (0x320)
 #define LAPIC_TIMER_INITIAL (0x380)

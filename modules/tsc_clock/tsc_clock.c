@@ -7,7 +7,7 @@
  * The measurement takes ~10 ms, so it is done on the first use of the clock
  * rather than at boot: a program that never asks the time never pays for it.
  */
-#include "pvboot.h"
+#include "pvboot_driver.h"
 
 #define PIT_HZ (1193182ULL)
 #define PIT_CH0 (0x40)

@@ -8,7 +8,7 @@
  */
 #include <stdbool.h>
 
-#include "pvboot.h"
+#include "pvboot_driver.h"
 
 #ifndef UART16550_PORT
 #define UART16550_PORT (0x3f8)

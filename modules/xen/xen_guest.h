@@ -13,7 +13,7 @@
 #include <xen/xen.h>
 #include <xen/event_channel.h>
 
-#include "pvboot.h"
+#include "pvboot_driver.h"
 
 // True once xen_init() found Xen and set up shared info and events.
 bool xen_present(void);

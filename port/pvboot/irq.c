@@ -150,6 +150,18 @@ int pvboot_irq_attach(unsigned gsi, pvboot_irq_handler_t handler, void *arg) {
     return v;
 }
 
+int pvboot_irq_attach_msi(pvboot_irq_handler_t handler, void *arg, uint64_t *address, uint32_t *data) {
+    int v = pvboot_irq_attach_vector(handler, arg);
+    if (v < 0) {
+        return -1;
+    }
+    // To this CPU's local APIC, fixed delivery, edge: SDM vol. 3, 11.11.
+    uint32_t apic_id = pvboot_lapic_read(LAPIC_ID) >> 24;
+    *address = 0xfee00000UL | (apic_id << 12);
+    *data = (uint32_t)v;
+    return v;
+}
+
 void pvboot_irq_dispatch(uint64_t vector);
 
 void pvboot_irq_dispatch(uint64_t vector) {

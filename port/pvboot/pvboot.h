@@ -1,15 +1,25 @@
 /*
- * pvboot.h - the one face of pyunik's boot layer.
+ * pvboot.h - the port's face of pyunik's boot layer.
  *
  * pvboot takes an x86_64 machine from the PVH entry point (32-bit protected
  * mode, paging off, %ebx = struct hvm_start_info) to a C function in long
- * mode, and then offers a handful of services. It knows nothing of Python:
- * the MicroPython port and the device modules reach the machine only through
- * this header (as Solo5's solo5.h is the only face of its bindings).
+ * mode, and then offers a handful of services. It knows nothing of Python.
+ * It has two public headers and nothing else of it is public (as Solo5's
+ * solo5.h is the only face of its bindings):
+ *
+ * - this one, for the MicroPython port and for any module: start info,
+ *   memory, consoles, clocks, timers, waiting, CPUID, shutdown;
+ * - pvboot_driver.h, for device drivers: port I/O, MMIO, PCI configuration
+ *   space, interrupts, pages for device rings, hypercalls.
  *
  * Threading model: one CPU, one thread. None of these functions may be called
- * from an exception handler except pvboot_console_write() and
- * pvboot_shutdown().
+ * from an interrupt or exception handler except pvboot_console_write(),
+ * pvboot_console_input(), pvboot_console_room(), pvboot_printf(),
+ * pvboot_timer_expired() and pvboot_shutdown().
+ *
+ * Callers MUST NOT rely on: physical addresses equalling virtual ones (use
+ * pvboot_dma_addr()), the layout of memory beyond what the start info says,
+ * or any symbol not declared in the two headers.
  */
 #ifndef PVBOOT_H
 #define PVBOOT_H
@@ -58,6 +68,12 @@ typedef struct {
 
 /* The start info pvboot_main() was given, for later readers. */
 const pvboot_start_info_t *pvboot_start_info(void);
+
+/* The RAM for the port's heap: what is left of the start info's heap region
+ * after drivers took their pages (pvboot_page_alloc). Called once, after the
+ * drivers' init; from then on pvboot_page_alloc() returns NULL, so the heap
+ * and device memory can never overlap. */
+pvboot_region_t pvboot_heap_claim(void);
 
 /* Implemented by the port: called once, in long mode, with a stack, SSE on
  * and exception handlers installed. Its return value becomes the exit status
@@ -142,33 +158,11 @@ void pvboot_wallclock_register(uint64_t (*read_unix_ns)(void));
 /* Nanoseconds since the Unix epoch, or 0 when no source is registered. */
 uint64_t pvboot_wallclock_ns(void);
 
-/* ---- Interrupts ---------------------------------------------------------
+/* ---- Interrupt masking ------------------------------------------------
  *
- * Device interrupts arrive through the local APIC; ISA and PCI lines are
- * routed by the IOAPIC (the legacy PICs are remapped and masked). Rules:
- * - handlers run with interrupts disabled and never nest; keep them short:
- *   move data into a ring, note that something happened, and return. Where
- *   Python must run, schedule it (mp_sched_schedule) and let the event loop
- *   pick it up;
- * - pvboot sends the EOI after the handler returns;
- * - outside handlers, code that shares data with a handler masks interrupts
- *   around the access with pvboot_irq_save()/pvboot_irq_restore();
- * - every interrupt ends a pvboot_yield(), so the event loop looks again.
+ * Code that shares data with an interrupt handler masks interrupts around
+ * the access. Attaching handlers is a driver's business: pvboot_driver.h.
  */
-typedef void (*pvboot_irq_handler_t)(void *arg);
-
-/* Route an ISA/GSI line (e.g. 4 for COM1) to handler; edge-triggered,
- * active high. Returns the vector used, or -1 when there is no IOAPIC or
- * no free vector. */
-int pvboot_irq_attach(unsigned gsi, pvboot_irq_handler_t handler, void *arg);
-/* Use a vector directly (a local APIC source, Xen's callback vector ...).
- * Returns a free vector (>= 0x30) bound to handler, or -1. */
-int pvboot_irq_attach_vector(pvboot_irq_handler_t handler, void *arg);
-
-/* Local APIC registers (offsets as in the SDM, e.g. 0x320 for LVT timer). */
-uint32_t pvboot_lapic_read(unsigned reg);
-void pvboot_lapic_write(unsigned reg, uint32_t value);
-
 static inline uint64_t pvboot_irq_save(void) {
     uint64_t flags;
     __asm__ volatile ("pushfq; popq %0; cli" : "=r" (flags) : : "memory");
@@ -218,22 +212,6 @@ typedef struct {
 
 void pvboot_idle_stats(pvboot_idle_stats_t *stats);
 
-/* ---- Port I/O ---------------------------------------------------------- */
-
-static inline void pvboot_outb(uint16_t port, uint8_t v) {
-    __asm__ volatile ("outb %0, %1" : : "a" (v), "Nd" (port));
-}
-
-static inline uint8_t pvboot_inb(uint16_t port) {
-    uint8_t v;
-    __asm__ volatile ("inb %1, %0" : "=a" (v) : "Nd" (port));
-    return v;
-}
-
-static inline void pvboot_outl(uint16_t port, uint32_t v) {
-    __asm__ volatile ("outl %0, %1" : : "a" (v), "Nd" (port));
-}
-
 /* ---- CPUID ------------------------------------------------------------- */
 
 typedef struct {
@@ -261,26 +239,18 @@ typedef enum {
  * Viridian); asked of the CPU once, then remembered. */
 pvboot_hypervisor_t pvboot_hypervisor(void);
 
-/* Stop the machine with an exit status. On QEMU this writes to the
- * isa-debug-exit device (port 0xf4) so QEMU exits with (status << 1) | 1;
- * status 0 therefore becomes QEMU's exit status 1 - see pyunik/vm.py, which
- * maps it back. A place is kept for Xen's SCHEDOP_shutdown. If neither works
- * the CPU halts with interrupts off. */
+/* Stop the machine with an exit status. A hypervisor's own way down
+ * (pvboot_shutdown_register: Xen's SCHEDOP_shutdown) is tried first; on QEMU
+ * the status goes to the isa-debug-exit device (port 0xf4), so QEMU exits
+ * with (status << 1) | 1 and status 0 becomes QEMU's exit status 1 - see
+ * pyunik/vm.py, which maps it back. If nothing ends the machine the CPU
+ * halts with interrupts off. Reserved statuses are listed at the end. */
 __attribute__((noreturn)) void pvboot_shutdown(int status);
 
 /* A hypervisor's own way down (Xen: SCHEDOP_shutdown), tried first by
  * pvboot_shutdown() and pvboot_reboot(). Registered by the hypervisor's
  * module; reboot is nonzero for pvboot_reboot(). */
 void pvboot_shutdown_register(void (*fn)(int status, int reboot));
-
-/* ---- Xen ----------------------------------------------------------------
- * Set up by pvboot when it runs on Xen (pvboot_hypervisor() == XEN): the
- * hypercall page is installed before the memory map is read. */
-
-/* The CPUID leaf base of Xen's leaves (0x40000000 or 0x40000100), or 0. */
-uint32_t pvboot_xen_cpuid_base(void);
-/* HYPERVISOR_<op>(a1, ...) through the hypercall page; Xen's return value. */
-long pvboot_xen_hypercall(unsigned op, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5);
 
 /* Restart the machine: the reset control register (0xcf9), else a triple
  * fault. QEMU then boots the same image again (or exits, with -no-reboot). */
@@ -290,7 +260,9 @@ __attribute__((noreturn)) void pvboot_reboot(void);
  * unmapped address), for tests of the fault path. */
 void pvboot_trigger_fault(void);
 
-/* Exit status used when a CPU exception ends the guest. */
+/* Exit statuses reserved by pvboot and the port: an app's sys.exit() should
+ * use 0..124 so that the host can tell its status from these. */
+/* A CPU exception ended the guest (the fault dump was printed). */
 #define PVBOOT_EXIT_FAULT (125)
 
 #endif /* PVBOOT_H */

@@ -1,7 +1,7 @@
 /*
  * Which hypervisor we run on, and how to stop with an exit status.
  */
-#include "pvboot.h"
+#include "pvboot_internal.h"
 
 /* QEMU's isa-debug-exit device, as the boards configure it. */
 #define DEBUG_EXIT_PORT (0xf4)

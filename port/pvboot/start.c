@@ -13,6 +13,10 @@ const pvboot_start_info_t *pvboot_start_info(void) {
     return &si;
 }
 
+pvboot_start_info_t *pvboot_start_info_mut(void) {
+    return &si;
+}
+
 __attribute__((noreturn)) void pvboot_start(void);
 
 void pvboot_start(void) {
