@@ -117,7 +117,9 @@ def build(
         "memory": "guest RAM, as QEMU -m (default: the board's)",
         "cmdline": "kernel options (-append) before the app's arguments; words after -- become sys.argv[1:]",
         "on": "qemu (default: QEMU boots the image) or xen (a PVH domU of real Xen 4.17, itself under QEMU)",
-    }
+        "net": "a NIC (repeatable): user, user:hostfwd=tcp:127.0.0.1:8080-:80, or tap:IFNAME",
+    },
+    iterable=["net"],
 )
 @_one_line_errors
 def run(
@@ -129,6 +131,7 @@ def run(
     memory: str = "",
     cmdline: str = "",
     on: str = "qemu",
+    net: list[str] | None = None,
 ) -> None:
     """Build and boot under QEMU, console on this terminal (Ctrl-] quits); exits with the guest's status.
 
@@ -157,6 +160,7 @@ def run(
         memory=memory or None,
         cmdline=line,
         plugin_args=image.qemu_args,
+        net=net or (),
     )
     print(f"booting {loaded.name} ({command.accel}); Ctrl-] quits", file=sys.stderr)
     status = vm.run_interactive(command)

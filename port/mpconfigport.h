@@ -71,6 +71,17 @@
 #define MICROPY_PY_MACHINE_BARE_METAL_FUNCS (1)
 #define MICROPY_PY_MACHINE_TIMER (1)
 
+// Networking, when the board selects the lwip plugin (which defines
+// MICROPY_PY_LWIP): MicroPython's own socket (extmod/modlwip.c) and
+// network modules; network.LAN comes from modules/lwip.
+#if defined(MICROPY_PY_LWIP) && MICROPY_PY_LWIP
+#define MICROPY_PY_NETWORK (1)
+#define MICROPY_PY_NETWORK_HOSTNAME_DEFAULT "pyunik"
+#define MICROPY_PY_NETWORK_INCLUDEFILE "network_port.h"
+#define MICROPY_PY_NETWORK_MODULE_GLOBALS_INCLUDEFILE "network_globals.h"
+#define MICROPY_PY_LWIP_SOCK_RAW (1)
+#endif
+
 // As the unix port has them, for MicroPython's own tests (invoke conformance):
 // micropython.mem_total/current/peak, sys.exc_info, websocket, machine.PinBase
 // (above), Signal and time_pulse_us on Python-defined pins.
@@ -111,13 +122,15 @@ typedef long mp_off_t;
 #define MICROPY_VM_HOOK_LOOP MICROPY_VM_HOOK_POLL
 #define MICROPY_VM_HOOK_RETURN MICROPY_VM_HOOK_POLL
 
-// Waiting (time.sleep, select.poll, asyncio) polls the console and then
-// lets the CPU rest until the deadline or the next event.
+// Waiting (time.sleep, select.poll, asyncio) polls the console and the
+// devices (devpoll.h), then lets the CPU rest until the deadline, a
+// device's next timer or the next interrupt.
 void mp_hal_poll_console(void);
 void mp_hal_console_receive(int c);
 size_t mp_hal_console_room(void);
 void mp_hal_wait_event(mp_int_t timeout_ms);
-#define MICROPY_INTERNAL_EVENT_HOOK mp_hal_poll_console()
+void mp_hal_poll_events(void);
+#define MICROPY_INTERNAL_EVENT_HOOK mp_hal_poll_events()
 #define MICROPY_INTERNAL_WFE(TIMEOUT_MS) mp_hal_wait_event(TIMEOUT_MS)
 
 // Interrupt handlers (console input, soft timers) share the scheduler queue

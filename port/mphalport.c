@@ -15,6 +15,8 @@
 #include "py/stream.h"
 #include "py/ringbuf.h"
 
+#include "devpoll.h"
+
 static uint8_t stdin_storage[1024];
 static ringbuf_t stdin_ring = { stdin_storage, sizeof(stdin_storage), 0, 0 };
 
@@ -51,10 +53,19 @@ static int stdin_get(void) {
     return c;
 }
 
+// MicroPython looks for events (before every wait, in select.poll and
+// asyncio): console input, then the devices' work (network frames, timers).
+void mp_hal_poll_events(void) {
+    mp_hal_poll_console();
+    pyunik_devpoll_run();
+}
+
 void mp_hal_wait_event(mp_int_t timeout_ms) {
     uint64_t deadline = timeout_ms < 0 ? UINT64_MAX
         : pvboot_clock_monotonic() + (uint64_t)timeout_ms * 1000000;
-    pvboot_yield(deadline);
+    // A device's timer (lwIP's next timeout) may be due sooner.
+    uint64_t device = pyunik_devpoll_deadline();
+    pvboot_yield(device < deadline ? device : deadline);
 }
 
 uintptr_t mp_hal_stdio_poll(uintptr_t poll_flags) {

@@ -67,6 +67,35 @@ def guest_status(qemu_returncode: int) -> int:
     return qemu_returncode
 
 
+def netdev_spec(text: str) -> str:
+    """A ``--net`` option as QEMU's -netdev wants it (without the id).
+
+    ``user`` and ``user:hostfwd=tcp:127.0.0.1:8080-:80`` give QEMU's user
+    network; ``tap:IFNAME`` an existing tap device (no scripts run); any
+    other text is passed through as a -netdev description.
+    """
+    kind, sep, rest = text.partition(":")
+    if kind == "tap" and sep:
+        if not rest or "," in rest or "=" in rest:
+            raise VmError(f"--net {text!r}: give tap:IFNAME, e.g. tap:tap0")
+        return f"tap,ifname={rest},script=no,downscript=no"
+    if kind == "user" and sep:
+        return f"user,{rest}" if rest else "user"
+    if text.split(",", 1)[0] not in ("user", "tap", "socket", "bridge", "stream", "dgram"):
+        raise VmError(f"--net {text!r}: use user[:OPTIONS] or tap:IFNAME")
+    return text
+
+
+def nic_args(board: Board, nets: Sequence[str]) -> list[str]:
+    """-netdev/-device pairs for ``nets``: virtio-net on the board's
+    transport (virtio-mmio on microvm, modern virtio-pci elsewhere)."""
+    model = "virtio-net-device" if board.vm.machine == "microvm" else "virtio-net-pci,disable-legacy=on"
+    args: list[str] = []
+    for i, net in enumerate(nets):
+        args += ["-netdev", f"{netdev_spec(net)},id=net{i}", "-device", f"{model},netdev=net{i}"]
+    return args
+
+
 @dataclass(frozen=True)
 class QemuCommand:
     """A QEMU command line for a board's image."""
@@ -84,12 +113,14 @@ def qemu_command(
     cmdline: str | None = None,
     extra: Sequence[str] = (),
     plugin_args: Sequence[str] = (),
+    net: Sequence[str] = (),
 ) -> QemuCommand:
     """The QEMU argv that boots ``kernel`` as ``board`` describes.
 
     ``serial`` is a QEMU chardev for the console: ``stdio``, ``pty``,
     ``tcp:127.0.0.1:PORT,server=on,wait=on`` ... ``-monitor none`` rather
-    than ``-nographic`` keeps Ctrl-A for the raw REPL.
+    than ``-nographic`` keeps Ctrl-A for the raw REPL. ``net`` gives one
+    NIC per entry (see :func:`netdev_spec`).
     """
     chosen = choose_accel(accel or board.vm.accel)
     argv = [
@@ -110,7 +141,7 @@ def qemu_command(
     line = board.vm.cmdline if cmdline is None else cmdline
     if line:
         argv += ["-append", line]
-    argv += list(plugin_args) + list(board.vm.args) + list(extra)
+    argv += list(plugin_args) + nic_args(board, net) + list(board.vm.args) + list(extra)
     return QemuCommand(tuple(argv), chosen)
 
 

@@ -2,7 +2,9 @@
  * The PVH start info: command line and memory map, and from it the region
  * the port may use as its heap.
  */
+#include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <xen/arch-x86/hvm/start_info.h>
 
@@ -39,9 +41,46 @@ static void consider_free(pvboot_start_info_t *si, uint64_t start, uint64_t end)
     }
 }
 
+// QEMU's microvm appends "virtio_mmio.device=..." words to the user's
+// command line. They describe the machine, not the app: move them out, so
+// that sys.argv and cmdline.options hold only what the user wrote.
+static char device_words[PVBOOT_MAX_CMDLINE];
+
+static void split_device_words(pvboot_start_info_t *si) {
+    static const char key[] = "virtio_mmio.device=";
+    char *out = cmdline, *dev = device_words;
+    const char *p = cmdline;
+    while (*p != '\0') {
+        // A word with the spaces before it: the user's words keep theirs.
+        const char *space = p;
+        while (*p == ' ') {
+            p++;
+        }
+        const char *word = p;
+        while (*p != '\0' && *p != ' ') {
+            p++;
+        }
+        size_t len = (size_t)(p - word);
+        if (len >= sizeof(key) - 1 && memcmp(word, key, sizeof(key) - 1) == 0) {
+            if (dev != device_words) {
+                *dev++ = ' ';
+            }
+            memcpy(dev, word, len);
+            dev += len;
+        } else {
+            memmove(out, space, (size_t)(p - space));
+            out += p - space;
+        }
+    }
+    *out = '\0';
+    *dev = '\0';
+    si->device_words = device_words;
+}
+
 void pvboot_memmap_init(uint64_t start_info_paddr, pvboot_start_info_t *si) {
     const struct hvm_start_info *hsi = (const struct hvm_start_info *)(uintptr_t)start_info_paddr;
     si->cmdline = "";
+    si->device_words = "";
     if (hsi == NULL || hsi->magic != XEN_HVM_START_MAGIC_VALUE) {
         pvboot_printf("pvboot: no PVH start info (magic %x)\n", hsi ? hsi->magic : 0);
         return;
@@ -55,6 +94,7 @@ void pvboot_memmap_init(uint64_t start_info_paddr, pvboot_start_info_t *si) {
         }
         cmdline[n] = '\0';
         si->cmdline = cmdline;
+        split_device_words(si);
     }
     pvboot_memmap_entry_t given[PVBOOT_MAX_MEMMAP];
     size_t count = 0;

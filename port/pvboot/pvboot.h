@@ -52,8 +52,13 @@ typedef struct {
 
 typedef struct {
     /* The command line the hypervisor passed (QEMU -append, Xen cmdline=),
-     * copied out of the loader's memory; never NULL, "" when there was none. */
+     * copied out of the loader's memory; never NULL, "" when there was none.
+     * Words the machine itself appends to describe its devices are moved
+     * out of it into device_words (see below). */
     const char *cmdline;
+    /* QEMU microvm's "virtio_mmio.device=SIZE@BASE:IRQ" words, one space
+     * between each; "" when there are none. For the virtio driver. */
+    const char *device_words;
     /* The largest free RAM region above 1 MiB and above the image's end:
      * where the port puts its heap. */
     pvboot_region_t heap;

@@ -8,4 +8,18 @@ __attribute__((noreturn)) void exit(int status);
 static inline int abs(int x) {
     return x < 0 ? -x : x;
 }
+// lwIP's netif_find() parses interface numbers with it.
+static inline int atoi(const char *s) {
+    int sign = 1, v = 0;
+    while (*s == ' ') {
+        s++;
+    }
+    if (*s == '-' || *s == '+') {
+        sign = *s++ == '-' ? -1 : 1;
+    }
+    while (*s >= '0' && *s <= '9') {
+        v = v * 10 + (*s++ - '0');
+    }
+    return sign * v;
+}
 #endif

@@ -1,0 +1,312 @@
+/*
+ * The netif layer (pyunik_netif.h) on lwIP: one lwIP netif per registered
+ * NIC, lwIP's timers and the NICs' receive work run from the event loop
+ * (devpoll.h), and the addresses each NIC starts with.
+ *
+ * Addresses: DHCP unless the kernel command line (or the board's lwip
+ * options) gives a static one for the first NIC:
+ *     ip=10.0.2.15/24 gw=10.0.2.2 dns=10.0.2.3
+ */
+#include <string.h>
+
+#include "lwip/dhcp.h"
+#include "lwip/dns.h"
+#include "lwip/etharp.h"
+#include "lwip/init.h"
+#include "lwip/netif.h"
+#include "lwip/timeouts.h"
+#include "netif/ethernet.h"
+
+#include "devpoll.h"
+#include "pvboot.h"
+#include "pyunik_netif.h"
+
+#define MAX_NICS (4)
+
+#ifndef PYUNIK_LWIP_IP
+#define PYUNIK_LWIP_IP ""
+#endif
+#ifndef PYUNIK_LWIP_GW
+#define PYUNIK_LWIP_GW ""
+#endif
+#ifndef PYUNIK_LWIP_DNS
+#define PYUNIK_LWIP_DNS ""
+#endif
+
+static pyunik_nic_t *nics;
+static struct netif netifs[MAX_NICS];
+static size_t netif_count;
+static uint32_t dropped_frames;
+
+void pyunik_nic_register(pyunik_nic_t *nic) {
+    pyunik_nic_t **p = &nics;
+    while (*p != NULL) {
+        p = &(*p)->next;
+    }
+    nic->next = NULL;
+    *p = nic;
+}
+
+pyunik_nic_t *pyunik_nic_first(void) {
+    return nics;
+}
+
+size_t pyunik_frame_copy(const void *frame, void *dst, size_t off, size_t len) {
+    return pbuf_copy_partial((const struct pbuf *)frame, dst, (u16_t)len, (u16_t)off);
+}
+
+void pyunik_netif_input(pyunik_nic_t *nic, const void *data, size_t len) {
+    struct netif *netif = nic->stack;
+    // An Ethernet header, at most the MTU and a VLAN tag beyond it.
+    if (netif == NULL || len < SIZEOF_ETH_HDR || len > (size_t)nic->mtu + SIZEOF_ETH_HDR + 4) {
+        dropped_frames++;
+        return;
+    }
+    struct pbuf *p = pbuf_alloc(PBUF_RAW, (u16_t)len, PBUF_POOL);
+    if (p == NULL) {
+        dropped_frames++; // out of buffers: the sender retransmits
+        return;
+    }
+    pbuf_take(p, data, (u16_t)len);
+    if (netif->input(p, netif) != ERR_OK) {
+        pbuf_free(p);
+    }
+}
+
+static err_t linkoutput(struct netif *netif, struct pbuf *p) {
+    pyunik_nic_t *nic = netif->state;
+    int ret = nic->transmit(nic, p, p->tot_len);
+    return ret == 0 ? ERR_OK : (ret == -28 ? ERR_MEM : ERR_IF);
+}
+
+static err_t netif_init_cb(struct netif *netif) {
+    pyunik_nic_t *nic = netif->state;
+    netif->name[0] = 'e';
+    netif->name[1] = 'n';
+    netif->output = etharp_output;
+    netif->linkoutput = linkoutput;
+    netif->mtu = nic->mtu;
+    netif->hwaddr_len = ETH_HWADDR_LEN;
+    memcpy(netif->hwaddr, nic->mac, ETH_HWADDR_LEN);
+    netif->flags = NETIF_FLAG_BROADCAST | NETIF_FLAG_ETHARP | NETIF_FLAG_ETHERNET;
+    #if LWIP_IGMP
+    netif->flags |= NETIF_FLAG_IGMP;
+    #endif
+    netif_set_hostname(netif, "pyunik");
+    return ERR_OK;
+}
+
+// "a.b.c.d" or "a.b.c.d/prefix" from a command line word's value.
+static bool parse_addr(const char *text, size_t len, ip4_addr_t *addr, int *prefix) {
+    char buf[24];
+    if (len == 0 || len >= sizeof(buf)) {
+        return false;
+    }
+    memcpy(buf, text, len);
+    buf[len] = '\0';
+    char *slash = strchr(buf, '/');
+    if (slash != NULL) {
+        *slash = '\0';
+        int n = 0;
+        const char *d = slash + 1;
+        if (*d == '\0' || prefix == NULL) {
+            return false;
+        }
+        for (; *d != '\0'; d++) {
+            if (*d < '0' || *d > '9' || n > 32) {
+                return false;
+            }
+            n = n * 10 + (*d - '0');
+        }
+        if (n > 32) {
+            return false;
+        }
+        *prefix = n;
+    }
+    return ip4addr_aton(buf, addr) != 0;
+}
+
+// The value of `key=` on the kernel command line (before a lone "--"),
+// else the board's default; *len its length.
+static const char *option(const char *key, const char *fallback, size_t *len) {
+    size_t klen = strlen(key);
+    const char *p = pvboot_start_info()->cmdline;
+    while (*p != '\0') {
+        while (*p == ' ') {
+            p++;
+        }
+        const char *word = p;
+        while (*p != '\0' && *p != ' ') {
+            p++;
+        }
+        size_t wlen = (size_t)(p - word);
+        if (wlen == 2 && word[0] == '-' && word[1] == '-') {
+            break;
+        }
+        if (wlen > klen && memcmp(word, key, klen) == 0 && word[klen] == '=') {
+            *len = wlen - klen - 1;
+            return word + klen + 1;
+        }
+    }
+    *len = strlen(fallback);
+    return fallback;
+}
+
+// Static addresses for the first NIC, or DHCP. Returns true when static.
+static bool configure_static(struct netif *netif) {
+    size_t len;
+    const char *ip = option("ip", PYUNIK_LWIP_IP, &len);
+    if (len == 0) {
+        return false;
+    }
+    ip4_addr_t addr, mask, gw;
+    int prefix = 24;
+    if (!parse_addr(ip, len, &addr, &prefix)) {
+        pvboot_printf("lwip: ip= wants ADDR/PREFIX (e.g. ip=10.0.2.15/24); using DHCP\n");
+        return false;
+    }
+    ip4_addr_set_u32(&mask, prefix == 0 ? 0 : lwip_htonl(0xffffffffu << (32 - prefix)));
+    ip4_addr_set_zero(&gw);
+    const char *g = option("gw", PYUNIK_LWIP_GW, &len);
+    if (len != 0 && !parse_addr(g, len, &gw, NULL)) {
+        pvboot_printf("lwip: gw= is not an IPv4 address; no gateway\n");
+        ip4_addr_set_zero(&gw);
+    }
+    netif_set_addr(netif, &addr, &mask, &gw);
+    const char *d = option("dns", PYUNIK_LWIP_DNS, &len);
+    ip4_addr_t dns;
+    if (len != 0) {
+        if (parse_addr(d, len, &dns, NULL)) {
+            ip_addr_t server;
+            ip_addr_copy_from_ip4(server, dns);
+            dns_setserver(0, &server);
+        } else {
+            pvboot_printf("lwip: dns= is not an IPv4 address; ignored\n");
+        }
+    }
+    return true;
+}
+
+static void poll_network(void) {
+    for (size_t i = 0; i < netif_count; i++) {
+        struct netif *netif = &netifs[i];
+        pyunik_nic_t *nic = netif->state;
+        nic->poll(nic);
+        bool up = netif_is_link_up(netif);
+        if (nic->link_up && !up) {
+            netif_set_link_up(netif);
+        } else if (!nic->link_up && up) {
+            netif_set_link_down(netif);
+        }
+    }
+    sys_check_timeouts();
+}
+
+static uint64_t network_deadline(void) {
+    for (pyunik_nic_t *nic = nics; nic != NULL; nic = nic->next) {
+        if (nic->busy) {
+            return 0; // frames left over from a flood: no sleeping yet
+        }
+    }
+    u32_t ms = sys_timeouts_sleeptime();
+    if (ms == SYS_TIMEOUTS_SLEEPTIME_INFINITE) {
+        return UINT64_MAX;
+    }
+    return pvboot_clock_monotonic() + (uint64_t)ms * 1000000;
+}
+
+static pyunik_devpoll_t network_poller = {
+    .name = "lwip",
+    .poll = poll_network,
+    .deadline = network_deadline,
+};
+
+struct netif *pyunik_netif_get(size_t index) {
+    return index < netif_count ? &netifs[index] : NULL;
+}
+
+size_t pyunik_netif_count(void) {
+    return netif_count;
+}
+
+uint32_t pyunik_netif_dropped(void) {
+    return dropped_frames;
+}
+
+void lwip_port_init(void) {
+    lwip_init();
+    for (pyunik_nic_t *nic = nics; nic != NULL && netif_count < MAX_NICS; nic = nic->next) {
+        struct netif *netif = &netifs[netif_count];
+        if (netif_add_noaddr(netif, nic, netif_init_cb, ethernet_input) == NULL) {
+            pvboot_printf("lwip: %s could not be added\n", nic->name);
+            continue;
+        }
+        nic->stack = netif;
+        if (netif_count == 0) {
+            netif_set_default(netif);
+        }
+        netif_set_up(netif);
+        if (nic->link_up) {
+            netif_set_link_up(netif);
+        }
+        if (netif_count != 0 || !configure_static(netif)) {
+            dhcp_start(netif);
+        }
+        netif_count++;
+    }
+    if (netif_count == 0) {
+        pvboot_printf("lwip: no network interface found; sockets will report OSError\n");
+    }
+    pyunik_devpoll_register(&network_poller);
+}
+
+u32_t sys_now(void) {
+    return (u32_t)(pvboot_clock_monotonic() / 1000000);
+}
+
+// RDRAND where the CPU has it (CPUID.1:ECX bit 30), else a xorshift
+// generator seeded from the cycle counter: lwIP uses it for initial
+// sequence numbers, ports and DNS ids, so it must differ between boots.
+uint32_t pyunik_lwip_rand(void) {
+    static int has_rdrand = -1;
+    static uint64_t state;
+    if (has_rdrand < 0) {
+        has_rdrand = (pvboot_cpuid(1, 0).ecx >> 30) & 1;
+        state = pvboot_clock_cycles() | 1;
+    }
+    if (has_rdrand) {
+        for (int i = 0; i < 10; i++) {
+            uint32_t v;
+            unsigned char ok;
+            __asm__ volatile ("rdrand %0; setc %1" : "=r" (v), "=qm" (ok));
+            if (ok) {
+                return v;
+            }
+        }
+    }
+    state ^= pvboot_clock_cycles();
+    state ^= state << 13;
+    state ^= state >> 7;
+    state ^= state << 17;
+    return (uint32_t)state;
+}
+
+#if !LWIP_IGMP
+// See lwipopts.h: multicast membership needs the board's igmp option.
+int igmp_joingroup(const struct ip4_addr *ifaddr, const struct ip4_addr *groupaddr) {
+    (void)ifaddr;
+    (void)groupaddr;
+    return ERR_VAL;
+}
+
+int igmp_leavegroup(const struct ip4_addr *ifaddr, const struct ip4_addr *groupaddr) {
+    (void)ifaddr;
+    (void)groupaddr;
+    return ERR_VAL;
+}
+#endif
+
+void pyunik_lwip_assert(const char *msg, const char *file, int line) {
+    pvboot_printf("lwip: assertion failed: %s (%s:%d)\n", msg, file, line);
+    pvboot_shutdown(PVBOOT_EXIT_FAULT);
+}
