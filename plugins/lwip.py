@@ -52,7 +52,9 @@ def _netif_providers(board: Board) -> list[str]:
     from pyunik.plugins import PluginManager
 
     manager = PluginManager()
-    return [name for name in board.plugins if name in manager.plugins and "netif" in manager.plugins[name].info.provides]
+    return [
+        name for name in board.plugins if name in manager.plugins and "netif" in manager.plugins[name].info.provides
+    ]
 
 
 @hookimpl
@@ -64,13 +66,13 @@ def pyunik_validate_options(board: Board, options: dict[str, Any]) -> list[str]:
         try:
             ipaddress.IPv4Interface(options["ip"])
         except ValueError:
-            errors.append(f"ip is {options['ip']!r}; fix: give ADDR/PREFIX, e.g. \"10.0.2.15/24\"")
+            errors.append(f'ip is {options["ip"]!r}; fix: give ADDR/PREFIX, e.g. "10.0.2.15/24"')
     for key in ("gw", "dns"):
         if options[key]:
             try:
                 ipaddress.IPv4Address(options[key])
             except ValueError:
-                errors.append(f"{key} is {options[key]!r}; fix: give an IPv4 address, e.g. \"10.0.2.2\"")
+                errors.append(f'{key} is {options[key]!r}; fix: give an IPv4 address, e.g. "10.0.2.2"')
     return errors
 
 

@@ -14,6 +14,8 @@
 #include "lwip/etharp.h"
 #include "lwip/init.h"
 #include "lwip/netif.h"
+#include "lwip/priv/tcp_priv.h"
+#include "lwip/sys.h"
 #include "lwip/timeouts.h"
 #include "netif/ethernet.h"
 
@@ -22,6 +24,7 @@
 #include "pyunik_netif.h"
 
 #define MAX_NICS (4)
+#define NS_PER_SECOND (1000000000ULL)
 
 #ifndef PYUNIK_LWIP_IP
 #define PYUNIK_LWIP_IP ""
@@ -37,6 +40,7 @@ static pyunik_nic_t *nics;
 static struct netif netifs[MAX_NICS];
 static size_t netif_count;
 static uint32_t dropped_frames;
+static uint64_t timers_started; // when lwip_init() started lwIP's timers
 
 void pyunik_nic_register(pyunik_nic_t *nic) {
     pyunik_nic_t **p = &nics;
@@ -212,7 +216,19 @@ static uint64_t network_deadline(void) {
     if (ms == SYS_TIMEOUTS_SLEEPTIME_INFINITE) {
         return UINT64_MAX;
     }
-    return pvboot_clock_monotonic() + (uint64_t)ms * 1000000;
+    uint64_t due = pvboot_clock_monotonic() + (uint64_t)ms * 1000000;
+    // Timer slack: lwIP's housekeeping timers (DHCP's 500 ms, ARP, DNS and
+    // IP reassembly every second) count in seconds and were all started
+    // together by lwip_init(). One that is further away than TCP's 250 ms
+    // timer may run at the next whole second counted from that start, where
+    // the one-second timers are due anyway: an idle guest with a lease
+    // wakes once a second, not twice. While connections are open TCP's
+    // timer is always due within 250 ms, and then nothing is deferred.
+    if (ms > TCP_TMR_INTERVAL) {
+        uint64_t since = due - timers_started;
+        due = timers_started + (since + NS_PER_SECOND - 1) / NS_PER_SECOND * NS_PER_SECOND;
+    }
+    return due;
 }
 
 static pyunik_devpoll_t network_poller = {
@@ -235,6 +251,9 @@ uint32_t pyunik_netif_dropped(void) {
 
 void lwip_port_init(void) {
     lwip_init();
+    // lwip_init() starts the cyclic timers last (and the first clock read
+    // may calibrate the clock): take their start after it.
+    timers_started = pvboot_clock_monotonic() / 1000000 * 1000000;
     for (pyunik_nic_t *nic = nics; nic != NULL && netif_count < MAX_NICS; nic = nic->next) {
         struct netif *netif = &netifs[netif_count];
         if (netif_add_noaddr(netif, nic, netif_init_cb, ethernet_input) == NULL) {

@@ -195,3 +195,25 @@ def test_qemu_command_extra_arguments_come_last(no_kvm: None) -> None:
     argv = qemu_command(board, KERNEL, cmdline="c", plugin_args=["-device", "plugin-dev"], extra=["-extra-arg"]).argv
     assert argv[-4:] == ("-device", "plugin-dev", "-board-arg", "-extra-arg")
     assert argv.index("-kernel") < argv.index("-append") < argv.index("-device")
+
+
+def test_netdev_spec_maps_the_user_forms() -> None:
+    assert vm.netdev_spec("user") == "user"
+    assert vm.netdev_spec("user:hostfwd=tcp:127.0.0.1:8080-:80") == "user,hostfwd=tcp:127.0.0.1:8080-:80"
+    assert vm.netdev_spec("tap:tap0") == "tap,ifname=tap0,script=no,downscript=no"
+    assert vm.netdev_spec("user,hostfwd=tcp::1-:2") == "user,hostfwd=tcp::1-:2"
+
+
+@pytest.mark.parametrize("bad", ["tap:", "tap:a,b=c", "wifi:x", "nonsense"])
+def test_netdev_spec_rejects_what_qemu_would(bad: str) -> None:
+    with pytest.raises(vm.VmError, match="--net"):
+        vm.netdev_spec(bad)
+
+
+def test_nics_follow_the_board_transport() -> None:
+    microvm = boards.load("qemu-microvm-net")
+    q35 = boards.load("qemu-q35-net")
+    assert vm.nic_args(microvm, ["user"]) == ["-netdev", "user,id=net0", "-device", "virtio-net-device,netdev=net0"]
+    args = vm.nic_args(q35, ["user", "tap:t1"])
+    assert args[3] == "virtio-net-pci,disable-legacy=on,netdev=net0"
+    assert args[4:6] == ["-netdev", "tap,ifname=t1,script=no,downscript=no,id=net1"]
