@@ -17,8 +17,46 @@ SOURCE_DIR = MODULES_DIR / "lwip"
 
 #: lwIP's files for IPv4 (and IPv6 when asked) over Ethernet, without PPP,
 #: SLIP, mDNS and the socket/netconn APIs (MicroPython has its own).
-LWIP_CORE = ["core/def.c", "core/dns.c", "core/inet_chksum.c", "core/init.c", "core/ip.c", "core/mem.c", "core/memp.c", "core/netif.c", "core/pbuf.c", "core/raw.c", "core/stats.c", "core/sys.c", "core/tcp.c", "core/tcp_in.c", "core/tcp_out.c", "core/timeouts.c", "core/udp.c", "core/ipv4/acd.c", "core/ipv4/autoip.c", "core/ipv4/dhcp.c", "core/ipv4/etharp.c", "core/ipv4/icmp.c", "core/ipv4/igmp.c", "core/ipv4/ip4_addr.c", "core/ipv4/ip4.c", "core/ipv4/ip4_frag.c", "netif/ethernet.c"]
-LWIP_IPV6 = ["core/ipv6/dhcp6.c", "core/ipv6/ethip6.c", "core/ipv6/icmp6.c", "core/ipv6/inet6.c", "core/ipv6/ip6_addr.c", "core/ipv6/ip6.c", "core/ipv6/ip6_frag.c", "core/ipv6/mld6.c", "core/ipv6/nd6.c"]
+LWIP_CORE = (
+    "core/def.c",
+    "core/dns.c",
+    "core/inet_chksum.c",
+    "core/init.c",
+    "core/ip.c",
+    "core/mem.c",
+    "core/memp.c",
+    "core/netif.c",
+    "core/pbuf.c",
+    "core/raw.c",
+    "core/stats.c",
+    "core/sys.c",
+    "core/tcp.c",
+    "core/tcp_in.c",
+    "core/tcp_out.c",
+    "core/timeouts.c",
+    "core/udp.c",
+    "core/ipv4/acd.c",
+    "core/ipv4/autoip.c",
+    "core/ipv4/dhcp.c",
+    "core/ipv4/etharp.c",
+    "core/ipv4/icmp.c",
+    "core/ipv4/igmp.c",
+    "core/ipv4/ip4_addr.c",
+    "core/ipv4/ip4.c",
+    "core/ipv4/ip4_frag.c",
+    "netif/ethernet.c",
+)
+LWIP_IPV6 = (
+    "core/ipv6/dhcp6.c",
+    "core/ipv6/ethip6.c",
+    "core/ipv6/icmp6.c",
+    "core/ipv6/inet6.c",
+    "core/ipv6/ip6_addr.c",
+    "core/ipv6/ip6.c",
+    "core/ipv6/ip6_frag.c",
+    "core/ipv6/mld6.c",
+    "core/ipv6/nd6.c",
+)
 
 
 @hookimpl
@@ -72,7 +110,7 @@ def pyunik_validate_options(board: Board, options: dict[str, Any]) -> list[str]:
 def pyunik_component(board: Board, options: dict[str, Any]) -> Component:
     trees = sources.ensure_sources(ROOT, log=lambda *_: None)
     lwip = trees["lwip"] / "src"
-    files = LWIP_CORE + (LWIP_IPV6 if options["ipv6"] else [])
+    files = LWIP_CORE + (LWIP_IPV6 if options["ipv6"] else ())
     return Component(
         c_sources=[
             *(lwip / f for f in files),
