@@ -30,7 +30,7 @@ def pyunik_plugin() -> PluginInfo:
 @hookimpl
 def pyunik_component(board: Board, options: dict[str, Any]) -> Component:
     return Component(
-        c_sources=[SOURCE_DIR / name for name in ("xen.c", "gnttab.c", "xenstore.c", "modxen.c")],
+        c_sources=[SOURCE_DIR / name for name in ("xen.c", "gnttab.c", "xenstore.c", "xenbus.c", "modxen.c")],
         include_dirs=[SOURCE_DIR],
         frozen=[SOURCE_DIR / "xen.py"],
         init="xen_init",

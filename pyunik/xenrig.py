@@ -138,8 +138,25 @@ PROGRAMS = (
     "usr/bin/xenstore",
 )
 #: Kernel modules the dom0 loads (with whatever they depend on): the Xen
-#: device files xl needs, and virtio + 9p for the share that brings images in.
-MODULES = ("xenfs", "xen-evtchn", "xen-gntdev", "xen-gntalloc", "xen-privcmd", "virtio_pci", "9pnet_virtio", "9p")
+#: device files xl needs, virtio + 9p for the share that brings images in,
+#: and netback + a bridge for domUs' vifs.
+MODULES = (
+    "xenfs",
+    "xen-evtchn",
+    "xen-gntdev",
+    "xen-gntalloc",
+    "xen-privcmd",
+    "virtio_pci",
+    "9pnet_virtio",
+    "9p",
+    "xen-netback",
+    "bridge",
+)
+#: The rig's own network, inside its QEMU only: dom0 on a bridge, each
+#: domU's vif plugged into it by VIF_SCRIPT. No traffic leaves the rig.
+RIG_BRIDGE = "xenbr0"
+DOM0_ADDRESS = "10.0.3.1"
+RIG_PREFIX = 24
 
 SHARE_TAG = "pyunik"
 READY = b"PYUNIK-DOM0-READY"
@@ -184,6 +201,10 @@ stty -F /dev/ttyS1 raw -echo -iexten 115200 || echo "pyunik-rig: no ttyS1"
 # Keep ttyS1 open for good: when its last opener closes, the UART is shut
 # down and what arrives before the next open is lost (between two bridges).
 sleep 2147483647 </dev/ttyS1 >/dev/null 2>&1 &
+# The rig's bridge for domUs' vifs (see VIF_SCRIPT); dom0 is @DOM0@ on it.
+ip link add name @BRIDGE@ type bridge && ip addr add @DOM0@/@PREFIX@ dev @BRIDGE@ && ip link set @BRIDGE@ up \
+    || echo "pyunik-rig: no bridge"
+ip link set lo up
 stty -echo -onlcr
 echo @READY@
 while :; do sh /dev/hvc0; done
@@ -242,6 +263,21 @@ cat "$tty" >/dev/ttyS1 &
 out=$!
 cat /dev/ttyS1 >"$tty" &
 echo "console-pids $out $! $tty"
+"""
+
+
+# libxl's hotplug script for a vif (vif = ['script=/etc/pyunik/vif-bridge']):
+# Debian's vif-bridge wants bash and coreutils; this one needs only busybox.
+# libxl passes the action as $1 and the vif name and xenstore path in the
+# environment, and waits for hotplug-status "connected".
+VIF_SCRIPT = r"""#!/bin/sh
+case "$1" in
+    online|add)
+        ip link set dev "$vif" master @BRIDGE@ && ip link set dev "$vif" up \
+            && xenstore-write "$XENBUS_PATH/hotplug-status" connected ;;
+    offline|remove)
+        xenstore-rm "$XENBUS_PATH/hotplug-status" 2>/dev/null; true ;;
+esac
 """
 
 
@@ -858,8 +894,16 @@ class XenRig:
         cpio.file("etc/pyunik/modules", "".join(f"{name}\n" for name in kernel.modules).encode())
         cpio.file("etc/passwd", b"root:x:0:0:root:/root:/bin/sh\n")
         cpio.file("etc/xen/xl.conf", b"# pyunik's Xen rig: xl's defaults\n")
-        init = INIT.replace("@XEN@", XEN_VERSION).replace("@TAG@", SHARE_TAG).replace("@READY@", READY.decode())
+        init = (
+            INIT.replace("@XEN@", XEN_VERSION)
+            .replace("@TAG@", SHARE_TAG)
+            .replace("@READY@", READY.decode())
+            .replace("@BRIDGE@", RIG_BRIDGE)
+            .replace("@DOM0@", DOM0_ADDRESS)
+            .replace("@PREFIX@", str(RIG_PREFIX))
+        )
         cpio.file("init", init.encode(), 0o755)
+        cpio.file("etc/pyunik/vif-bridge", VIF_SCRIPT.replace("@BRIDGE@", RIG_BRIDGE).encode(), 0o755)
         cpio.file("bin/pyunik-wait", WAIT.encode(), 0o755)
         cpio.file("bin/pyunik-attach", ATTACH.encode(), 0o755)
         return cpio.bytes()

@@ -37,11 +37,41 @@ unsigned xen_gnttab_frames(void);
 // Xenstore, synchronous: the reply's body is written into buf (NUL added).
 // Returns its length, or -1 (with the error string, e.g. "ENOENT", in buf).
 int xen_store_request(uint32_t type, const char *const *parts, size_t nparts, char *buf, size_t size);
+// The same inside transaction tx_id (from XS_TRANSACTION_START; 0: none).
+int xen_store_request_tx(uint32_t tx_id, uint32_t type, const char *const *parts, size_t nparts, char *buf,
+    size_t size);
 // Watch events that arrived (path\0token\0), oldest first; 0 when none.
 int xen_store_next_event(char *buf, size_t size);
 // Take watch events off the ring without waiting (between requests).
 void xen_store_pump(void);
 
 void xen_console_flush(void);
+
+// ---- xenbus: a front end's side of the device handshake (xenbus.c) ----
+
+// XenbusState values (xen/io/xenbus.h).
+#define XENBUS_STATE_INITIALISING (1)
+#define XENBUS_STATE_INITWAIT (2)
+#define XENBUS_STATE_INITIALISED (3)
+#define XENBUS_STATE_CONNECTED (4)
+#define XENBUS_STATE_CLOSING (5)
+#define XENBUS_STATE_CLOSED (6)
+
+// Read a xenstore node into buf (NUL-terminated); the length, or -1.
+int xenbus_read(const char *path, char *buf, size_t size);
+// An unsigned number from a node; `fallback` when absent or not a number.
+unsigned long xenbus_read_ulong(const char *path, unsigned long fallback);
+int xenbus_write(uint32_t tx_id, const char *path, const char *value);
+// Start / end a transaction; end returns 0, 1 for EAGAIN (retry), -1.
+uint32_t xenbus_transaction_start(void);
+int xenbus_transaction_end(uint32_t tx_id, bool commit);
+// For drivers' init (before Python runs: it takes the store's queued watch
+// events). Wait (with a xenstore watch, the CPU resting between events) until the
+// node `state_path` reads one of the states in `wanted` (a bit mask of
+// 1 << state), or timeout_ms passes. Returns the state read last (0 when
+// the node is absent).
+int xenbus_wait_state(const char *state_path, unsigned wanted, uint64_t timeout_ms);
+// A new unbound event channel for domain `remote`; 0 on failure.
+evtchn_port_t xen_evtchn_alloc_unbound(domid_t remote);
 
 #endif

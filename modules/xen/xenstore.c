@@ -95,11 +95,16 @@ int xen_store_next_event(char *buf, size_t size) {
 }
 
 int xen_store_request(uint32_t type, const char *const *parts, size_t nparts, char *buf, size_t size) {
+    return xen_store_request_tx(0, type, parts, nparts, buf, size);
+}
+
+int xen_store_request_tx(uint32_t tx_id, uint32_t type, const char *const *parts, size_t nparts, char *buf,
+    size_t size) {
     if (ring == NULL) {
         strncpy(buf, "ENODEV", size);
         return -1;
     }
-    struct xsd_sockmsg msg = { .type = type, .req_id = next_req_id++, .tx_id = 0, .len = 0 };
+    struct xsd_sockmsg msg = { .type = type, .req_id = next_req_id++, .tx_id = tx_id, .len = 0 };
     for (size_t i = 0; i < nparts; i++) {
         msg.len += strlen(parts[i]) + 1; // each part NUL-terminated...
     }

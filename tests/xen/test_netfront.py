@@ -1,0 +1,55 @@
+"""Xen's netfront on the rig: a domU with a vif on the rig's bridge
+(dom0 at xenrig.DOM0_ADDRESS; nothing leaves the rig's QEMU), served by
+the same lwIP, sockets and network.LAN as virtio-net."""
+
+from __future__ import annotations
+
+import pytest
+
+from pyunik import board as boards
+from pyunik import build, xenrig
+from pyunik.xenrig import XenRig
+
+from test_pyunik_on_xen import Console  # tests/xen is on sys.path (rootdir-relative imports)
+
+GUEST = "10.0.3.2"  # on the rig's own bridge, inside its QEMU
+
+
+@pytest.fixture(scope="session")
+def net_image() -> build.Image:
+    return build.build(boards.load("xen-pvh-net"))
+
+
+def vif(mac: str) -> str:
+    return f'vif = ["mac={mac},bridge={xenrig.RIG_BRIDGE},script=/etc/pyunik/vif-bridge"]'
+
+
+def test_netfront_serves_dom0(xen_rig: XenRig, net_image: build.Image, dut) -> None:  # type: ignore[no-untyped-def]
+    domain = xen_rig.create(
+        net_image.elf,
+        "pyunik-net",
+        memory_mb=32,
+        cmdline=f"ip={GUEST}/{xenrig.RIG_PREFIX} gw={xenrig.DOM0_ADDRESS}",
+        extra_config=[vif("00:16:3e:50:59:01")],
+    )
+    dut.expect_exact(b">>> ", timeout=90)
+    console = Console(dut)
+    out = console.run("import network; n = network.LAN(); print(n, n.config('mac'), n.ipconfig('addr4'))")
+    assert "device/vif/0" in out and f"'{GUEST}'" in out and "\\x16>PY\\x01" in out, out
+    # lwIP answers dom0's pings.
+    status, ping = xen_rig.sh(f"ping -c 3 -W 5 {GUEST}", timeout=60)
+    assert status == 0 and "3 packets received" in ping, ping
+    # A TCP server in the domU, a client in dom0.
+    console.keys(
+        b"import socket; s = socket.socket(); s.bind(('0.0.0.0', 7)); s.listen(1); "
+        b"c, a = s.accept(); c.send(c.recv(100).upper()); c.close(); s.close()\r"
+    )
+    status, reply = xen_rig.sh(f"echo hello-netfront | nc -w 10 {GUEST} 7", timeout=60)
+    assert status == 0 and "HELLO-NETFRONT" in reply, reply
+    # The domU connects out to a server in dom0.
+    xen_rig.sh("(echo from-dom0 | nc -l -p 8007 -w 20 >/dev/null &)", timeout=10)
+    out = console.run(
+        f"c = socket.socket(); c.connect(('{xenrig.DOM0_ADDRESS}', 8007)); print(c.recv(100)); c.close()", timeout=60
+    )
+    assert "b'from-dom0\\n'" in out, out
+    domain.destroy()
