@@ -5,12 +5,11 @@ the same lwIP, sockets and network.LAN as virtio-net."""
 from __future__ import annotations
 
 import pytest
+from test_pyunik_on_xen import Console  # tests/xen is on sys.path (rootdir-relative imports)
 
 from pyunik import board as boards
 from pyunik import build, xenrig
 from pyunik.xenrig import XenRig
-
-from test_pyunik_on_xen import Console  # tests/xen is on sys.path (rootdir-relative imports)
 
 GUEST = "10.0.3.2"  # on the rig's own bridge, inside its QEMU
 
