@@ -14,6 +14,7 @@
 #include "py/runtime.h"
 #include "py/stream.h"
 #include "py/ringbuf.h"
+#include "shared/readline/readline.h" // CHAR_CTRL_C
 
 #include "devpoll.h"
 #include "app.h"
@@ -33,20 +34,25 @@ static volatile bool read_since_full;
 static void input_stale(void *arg);
 static pvboot_timer_t stale_timer = { .fn = input_stale };
 
-// A Ctrl-C that the VM does not act on: it raises KeyboardInterrupt at the
-// next bytecode, which never comes while C code runs (a regex that
-// backtracks, 10 ** (10 ** 7)). The third Ctrl-C, when the first has been
-// pending for KBD_ESCALATE_NS, ends the program with a soft reset.
+// A Ctrl-C that nothing acts on: while a program runs it raises
+// KeyboardInterrupt at the next bytecode, and while the REPL compiles it is
+// input for the next read; neither comes while C code runs (a regex that
+// backtracks, constant folding of 10 ** (10 ** 7), math.factorial(10**6)).
+// The third Ctrl-C, when the first is still not taken KBD_ESCALATE_NS
+// later, ends it all with a soft reset.
 #define KBD_ESCALATE_NS (1000000000ULL)
 #define KBD_ESCALATE_PRESSES (3)
 static uint64_t kbd_first_ns;
 static unsigned kbd_presses;
+static uint32_t stdin_reads; // read attempts: the REPL or a program is alive
+static uint32_t stdin_reads_at_first;
 
-static void ctrl_c(void) {
-    stdin_ring.iget = stdin_ring.iput = 0;
-    discarding = false;
+static void ctrl_c(bool as_interrupt) {
     uint64_t now = pvboot_clock_monotonic();
-    if (MP_STATE_MAIN_THREAD(mp_pending_exception) == MP_OBJ_FROM_PTR(&MP_STATE_VM(mp_kbd_exception))) {
+    bool not_taken = as_interrupt
+        ? MP_STATE_MAIN_THREAD(mp_pending_exception) == MP_OBJ_FROM_PTR(&MP_STATE_VM(mp_kbd_exception))
+        : stdin_reads == stdin_reads_at_first;
+    if (kbd_presses > 0 && not_taken) {
         if (++kbd_presses >= KBD_ESCALATE_PRESSES && now - kbd_first_ns >= KBD_ESCALATE_NS) {
             kbd_presses = 0;
             app_soft_reset_from_interrupt();
@@ -55,16 +61,24 @@ static void ctrl_c(void) {
     }
     kbd_first_ns = now;
     kbd_presses = 1;
-    mp_sched_keyboard_interrupt();
+    stdin_reads_at_first = stdin_reads;
+    if (as_interrupt) {
+        mp_sched_keyboard_interrupt();
+    }
 }
 
 // Interrupt context (or polling, with interrupts masked).
 void mp_hal_console_receive(int c) {
     if (c == mp_interrupt_char) {
-        ctrl_c();
-    } else {
-        ringbuf_put(&stdin_ring, (uint8_t)c); // fails (drops) only when discarding
+        stdin_ring.iget = stdin_ring.iput = 0;
+        discarding = false;
+        ctrl_c(true);
+        return;
     }
+    if (c == CHAR_CTRL_C) {
+        ctrl_c(false);
+    }
+    ringbuf_put(&stdin_ring, (uint8_t)c); // fails (drops) only when discarding
 }
 
 // How much more input the ring takes (interrupt context too).
@@ -103,6 +117,7 @@ void mp_hal_poll_console(void) {
 static int stdin_get(void) {
     uint64_t flags = pvboot_irq_save();
     int c = ringbuf_get(&stdin_ring);
+    stdin_reads++;
     read_since_full = true;
     discarding = false;
     pvboot_irq_restore(flags);
