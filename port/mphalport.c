@@ -31,6 +31,7 @@ static ringbuf_t stdin_ring = { stdin_storage, sizeof(stdin_storage), 0, 0 };
 #define STALE_INPUT_NS (1000000000ULL)
 static volatile bool discarding;
 static volatile bool read_since_full;
+static volatile bool stale_timer_armed;
 static void input_stale(void *arg);
 static pvboot_timer_t stale_timer = { .fn = input_stale };
 
@@ -87,9 +88,10 @@ size_t mp_hal_console_room(void) {
     if (discarding) {
         return SIZE_MAX;
     }
-    if (room == 0 && mp_interrupt_char >= 0) {
+    if (room == 0 && mp_interrupt_char >= 0 && !stale_timer_armed) {
         // A program runs and the ring is full: look again in a while.
         read_since_full = false;
+        stale_timer_armed = true;
         pvboot_timer_arm(&stale_timer, pvboot_clock_monotonic() + STALE_INPUT_NS);
     }
     return room;
@@ -97,6 +99,7 @@ size_t mp_hal_console_room(void) {
 
 static void input_stale(void *arg) {
     (void)arg;
+    stale_timer_armed = false;
     if (read_since_full || ringbuf_free(&stdin_ring) != 0 || mp_interrupt_char < 0) {
         return;
     }
