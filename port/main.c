@@ -102,6 +102,7 @@ int pvboot_main(const pvboot_start_info_t *si) {
         // trusted: no NLR handler, no heap (not even for finalisers).
         si = boot_info;
         MP_STATE_THREAD(nlr_top) = NULL;
+        MP_STATE_THREAD(nlr_jump_callback_top) = NULL;
         mp_hal_set_interrupt_char(-1);
         soft_timer_deinit();
         heap_init();

@@ -56,6 +56,7 @@ static void ctrl_c(bool as_interrupt) {
     if (kbd_presses > 0 && not_taken) {
         if (++kbd_presses >= KBD_ESCALATE_PRESSES && now - kbd_first_ns >= KBD_ESCALATE_NS) {
             kbd_presses = 0;
+            stdin_ring.iget = stdin_ring.iput = 0; // the Ctrl-Cs typed meanwhile
             app_soft_reset_from_interrupt();
         }
         return;

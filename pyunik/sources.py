@@ -501,8 +501,8 @@ def _check_patched(tree: Path, series: Sequence[Path], env_var: str) -> None:
     patch = _missing(tree, series)
     if patch is not None:
         raise SourcesError(
-                f"{env_var}={tree} lacks {patch.name}; fix: patch -p1 -d {tree} < {patch} (or unset {env_var})"
-            )
+            f"{env_var}={tree} lacks {patch.name}; fix: patch -p1 -d {tree} < {patch} (or unset {env_var})"
+        )
 
 
 # --------------------------------------------------------------------------
