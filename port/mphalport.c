@@ -47,12 +47,19 @@ static uint64_t kbd_first_ns;
 static unsigned kbd_presses;
 static uint32_t stdin_reads; // read attempts: the REPL or a program is alive
 static uint32_t stdin_reads_at_first;
+static bool kbd_first_as_data;
 
 static void ctrl_c(bool as_interrupt) {
     uint64_t now = pvboot_clock_monotonic();
-    bool not_taken = as_interrupt
-        ? MP_STATE_MAIN_THREAD(mp_pending_exception) == MP_OBJ_FROM_PTR(&MP_STATE_VM(mp_kbd_exception))
-        : stdin_reads == stdin_reads_at_first;
+    // Not taken: the KeyboardInterrupt is still pending, or the first
+    // Ctrl-C came as input (while the REPL compiled) and nothing read since
+    // (the compiled code may have started running in between).
+    bool unread = kbd_first_as_data && stdin_reads == stdin_reads_at_first;
+    bool pending = MP_STATE_MAIN_THREAD(mp_pending_exception) == MP_OBJ_FROM_PTR(&MP_STATE_VM(mp_kbd_exception));
+    bool not_taken = as_interrupt ? pending || unread : unread;
+    if (as_interrupt && !pending) {
+        mp_sched_keyboard_interrupt();
+    }
     if (kbd_presses > 0 && not_taken) {
         if (++kbd_presses >= KBD_ESCALATE_PRESSES && now - kbd_first_ns >= KBD_ESCALATE_NS) {
             kbd_presses = 0;
@@ -64,9 +71,7 @@ static void ctrl_c(bool as_interrupt) {
     kbd_first_ns = now;
     kbd_presses = 1;
     stdin_reads_at_first = stdin_reads;
-    if (as_interrupt) {
-        mp_sched_keyboard_interrupt();
-    }
+    kbd_first_as_data = !as_interrupt;
 }
 
 // Interrupt context (or polling, with interrupts masked).
