@@ -6,7 +6,7 @@
 set -eu
 cd "$(dirname "$0")"
 
-APT_PACKAGES="qemu-system-x86 qemu-user gcc make binutils libxen-dev python3 python3-venv \
+APT_PACKAGES="qemu-system-x86 qemu-user gcc make binutils patch libxen-dev python3 python3-venv \
 dpkg-dev xz-utils git ca-certificates hyperfine busybox-static"
 
 missing=""

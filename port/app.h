@@ -11,4 +11,14 @@ bool app_run_frozen(const char *name, int *status);
 // Fill sys.argv from the kernel command line: what follows a lone "--".
 void app_set_argv(const char *cmdline);
 
+// The last resort against a Ctrl-C the VM cannot act on (called from the
+// console's interrupt handler): a message, then a soft reset - the heap and
+// everything on it are dropped, boot.py and main.py run again. Does not
+// return.
+void app_soft_reset_from_interrupt(void);
+
+// Exit status of an image whose kernel command line is refused (longer than
+// PVBOOT_MAX_CMDLINE - 1 bytes, or not UTF-8): a usage error, as argparse's.
+#define APP_EXIT_BAD_CMDLINE (2)
+
 #endif

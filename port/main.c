@@ -6,6 +6,8 @@
 #include "py/mperrno.h"
 #include "py/runtime.h"
 #include "py/stackctrl.h"
+#include "py/unicode.h"
+#include "shared/runtime/interrupt_char.h"
 #include "shared/runtime/pyexec.h"
 #include "shared/runtime/softtimer.h"
 
@@ -29,8 +31,11 @@
 
 static void heap_init(void) {
     // What the drivers left of the free RAM (they took their ring pages
-    // during board_init).
-    pvboot_region_t heap = pvboot_heap_claim();
+    // during board_init); claimed once, reused by an escalated soft reset.
+    static pvboot_region_t heap;
+    if (heap.size == 0) {
+        heap = pvboot_heap_claim();
+    }
     size_t size = heap.size;
     if (size > PYUNIK_HEAP_MAX) {
         size = PYUNIK_HEAP_MAX;
@@ -42,6 +47,37 @@ static void heap_init(void) {
         pvboot_shutdown(PVBOOT_EXIT_FAULT);
     }
     gc_init((void *)heap.addr, (void *)(heap.addr + size));
+}
+
+// The kernel command line becomes sys.argv and cmdline.line, Python str:
+// refuse one that was cut or is not UTF-8 with one line, instead of an
+// uncaught UnicodeError before any handler exists, or a silent cut.
+static void check_cmdline(const pvboot_start_info_t *si) {
+    if (si->cmdline_length >= PVBOOT_MAX_CMDLINE) {
+        pvboot_printf("pyunik: the kernel command line is %lu bytes; at most %u are taken; fix: shorten it\n",
+            (unsigned long)si->cmdline_length, PVBOOT_MAX_CMDLINE - 1);
+        pvboot_shutdown(APP_EXIT_BAD_CMDLINE);
+    }
+    size_t len = 0;
+    while (si->cmdline[len] != '\0') {
+        len++;
+    }
+    if (!utf8_check((const byte *)si->cmdline, len)) {
+        pvboot_printf("pyunik: the kernel command line is not valid UTF-8; fix: pass UTF-8 text\n");
+        pvboot_shutdown(APP_EXIT_BAD_CMDLINE);
+    }
+}
+
+static void *soft_reset_jump[5];
+static const pvboot_start_info_t *boot_info;
+
+void app_soft_reset_from_interrupt(void) {
+    if (boot_info == NULL) {
+        return;
+    }
+    pvboot_irq_leave();
+    pvboot_printf("\npyunik: Ctrl-C not taken (a long C computation): soft reset, Python state lost\n");
+    __builtin_longjmp(soft_reset_jump, 1);
 }
 
 int pvboot_main(const pvboot_start_info_t *si) {
@@ -57,6 +93,21 @@ int pvboot_main(const pvboot_start_info_t *si) {
     mp_stack_set_top((void *)(si->stack.addr + si->stack.size));
     mp_stack_set_limit(si->stack.size - STACK_MARGIN);
     heap_init();
+    check_cmdline(si);
+
+    boot_info = si;
+    if (__builtin_setjmp(soft_reset_jump)) {
+        // Here from an interrupt handler, with interrupts off, on this
+        // frame; whatever ran is abandoned mid-way, so nothing of it is
+        // trusted: no NLR handler, no heap (not even for finalisers).
+        si = boot_info;
+        MP_STATE_THREAD(nlr_top) = NULL;
+        MP_STATE_THREAD(nlr_jump_callback_top) = NULL;
+        mp_hal_set_interrupt_char(-1);
+        soft_timer_deinit();
+        heap_init();
+        __asm__ volatile ("sti" : : : "memory");
+    }
 
     for (;;) {
         mp_init();

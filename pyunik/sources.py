@@ -30,9 +30,19 @@ Notes for the build that consumes these trees:
 * ``lib/lwip`` in the MicroPython tree is also an empty submodule; the lwIP
   tree returned here replaces it.
 
+Fixes pyunik needs in a pinned tree before upstream has them are a patch
+series, ``patches/<name>/NNNN-*.patch`` (one fix per file, each naming the
+upstream issue or pull request), applied with ``patch -p1`` once the tree is
+in place. The first application keeps a pristine copy of every file a patch
+touches under ``deps/.pristine/<name>/``; when the series changes, those
+copies are put back and the whole series is applied again, so ``deps/`` never
+carries a patch that is no longer in the series. A tree the user names with
+``MICROPY_DIR``/``LWIP_DIR`` is never modified: it must carry the series
+already, and an error says which patch is missing.
+
 A successful run writes ``deps/.sources-stamp.json``; later calls that find it
-consistent with the current pins and environment only re-read two version
-headers and return, in milliseconds.
+consistent with the current pins, patches and environment only re-read two
+version headers and return, in milliseconds.
 """
 
 import configparser
@@ -70,8 +80,9 @@ __all__ = [
 #: ``tar -J``; ``dpkg-dev`` because it provides ``dpkg-source``, which
 #: ``apt-get source`` calls whenever it is asked to unpack (we only download,
 #: but keep the tool there for anyone re-running the command by hand); ``git``
-#: and ``ca-certificates`` for ``west update`` over HTTPS.
-APT_PACKAGES: tuple[str, ...] = ("dpkg-dev", "xz-utils", "git", "ca-certificates")
+#: and ``ca-certificates`` for ``west update`` over HTTPS; ``patch`` for the
+#: patch series (patches/<name>/).
+APT_PACKAGES: tuple[str, ...] = ("dpkg-dev", "xz-utils", "git", "ca-certificates", "patch")
 
 #: The Debian suite that carries the pinned versions (bookworm's lwIP 2.1.3
 #: lacks files MicroPython 1.25 compiles, such as ``acd.c`` and ``mdns_*``).
@@ -91,7 +102,11 @@ WEST_TIMEOUT_S = 300.0
 APT_TIMEOUT_S = 300.0
 
 STAMP_NAME = ".sources-stamp.json"
-_STAMP_FORMAT = 1
+_STAMP_FORMAT = 2
+
+#: Per tree, which patches are applied and which files they touched.
+PATCH_RECORD = ".patches-{name}.json"
+PRISTINE_DIR = ".pristine"
 
 
 class SourcesError(RuntimeError):
@@ -235,14 +250,15 @@ def ensure_sources(root: Path, log: Log = print) -> dict[str, Path]:
     root = Path(root).resolve()
     deps = root / "deps"
     env = _env_snapshot()
-    cached = _read_stamp(deps, env)
+    patches = _patch_digests(root)
+    cached = _read_stamp(deps, env, patches)
     if cached is not None:
         return cached
 
     deps.mkdir(parents=True, exist_ok=True)
     with _locked(deps / ".sources.lock"):
         # Another process may have finished while we waited for the lock.
-        cached = _read_stamp(deps, env)
+        cached = _read_stamp(deps, env, patches)
         if cached is not None:
             return cached
         ctx = _Context(root=root, deps=deps, log=log)
@@ -255,7 +271,13 @@ def ensure_sources(root: Path, log: Log = print) -> dict[str, Path]:
                 methods.append(got[1])
         if len(found) != len(UPSTREAMS):
             raise SourcesError(_failure_message(ctx, found))
-        _write_stamp(deps, env, found, methods)
+        for up in UPSTREAMS:
+            series = patch_series(root, up.name)
+            if os.environ.get(up.env_var):
+                _check_patched(found[up.name], series, up.env_var)
+            else:
+                apply_patches(found[up.name], series, deps, up.name, log)
+        _write_stamp(deps, env, found, methods, patches)
         return found
 
 
@@ -323,7 +345,7 @@ def _pins() -> dict[str, dict[str, object]]:
     return json.loads(json.dumps({up.name: asdict(up) for up in UPSTREAMS}))
 
 
-def _read_stamp(deps: Path, env: dict[str, str | None]) -> dict[str, Path] | None:
+def _read_stamp(deps: Path, env: dict[str, str | None], patches: dict[str, str]) -> dict[str, Path] | None:
     """Return the stamped trees if the stamp still describes reality, else None.
 
     The stamp is only trusted for the same pins and the same environment
@@ -338,7 +360,7 @@ def _read_stamp(deps: Path, env: dict[str, str | None]) -> dict[str, Path] | Non
         return None
     if data.get("format") != _STAMP_FORMAT:
         return None
-    if data.get("env") != env or data.get("pins") != _pins():
+    if data.get("env") != env or data.get("pins") != _pins() or data.get("patches") != patches:
         return None
     trees = data.get("trees")
     if not isinstance(trees, dict):
@@ -362,12 +384,14 @@ def _write_stamp(
     env: dict[str, str | None],
     trees: dict[str, Path],
     methods: Sequence[str],
+    patches: dict[str, str],
 ) -> None:
     """Record what was obtained and how, atomically."""
     data = {
         "format": _STAMP_FORMAT,
         "env": env,
         "pins": _pins(),
+        "patches": patches,
         "trees": {
             up.name: {"path": str(trees[up.name]), "method": how} for up, how in zip(UPSTREAMS, methods, strict=True)
         },
@@ -386,6 +410,99 @@ def _locked(path: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+# --------------------------------------------------------------------------
+# The patch series
+# --------------------------------------------------------------------------
+
+
+def patch_series(root: Path, name: str) -> list[Path]:
+    """The patches for tree ``name``, in the order they apply."""
+    return sorted((root / "patches" / name).glob("*.patch"))
+
+
+def _patch_digests(root: Path) -> dict[str, str]:
+    """``name/file.patch`` -> SHA-256 of every patch, for the stamp."""
+    return {f"{up.name}/{p.name}": _sha256(p) for up in UPSTREAMS for p in patch_series(root, up.name)}
+
+
+def patched_files(patch: Path) -> list[str]:
+    """The paths (relative to the tree, as ``patch -p1`` sees them) a patch changes."""
+    files: list[str] = []
+    for line in patch.read_text(encoding="utf-8", errors="replace").splitlines():
+        if line.startswith(("--- ", "+++ ")):
+            path = line[4:].split("\t")[0].strip()
+            if path != "/dev/null" and "/" in path:
+                rel = path.split("/", 1)[1]
+                if rel not in files:
+                    files.append(rel)
+    return files
+
+
+def _patch_cmd(tree: Path, patch: Path, *extra: str) -> list[str]:
+    return ["patch", "-p1", "--batch", "--no-backup-if-mismatch", "-r", "-", "-d", str(tree), "-i", str(patch), *extra]
+
+
+def apply_patches(tree: Path, series: Sequence[Path], deps: Path, name: str, log: Log) -> None:
+    """Make ``tree`` the pristine tree plus exactly ``series``; idempotent.
+
+    Raises :class:`SourcesError` naming the patch that does not apply.
+    """
+    record_path = deps / PATCH_RECORD.format(name=name)
+    pristine = deps / PRISTINE_DIR / name
+    want = [{"patch": p.name, "sha256": _sha256(p)} for p in series]
+    try:
+        record = json.loads(record_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        record = {"applied": [], "saved": {}}
+    if record.get("applied") == want and record.get("tree") == str(tree) and _carries(tree, series):
+        return
+    saved: dict[str, bool] = record.get("saved", {}) if record.get("tree") == str(tree) else {}
+    # Back to pristine: every file an earlier series touched.
+    for rel, existed in saved.items():
+        if existed:
+            shutil.copy2(pristine / rel, tree / rel)
+        else:
+            (tree / rel).unlink(missing_ok=True)
+    record = {"tree": str(tree), "applied": [], "saved": saved}
+    for patch in series:
+        for rel in patched_files(patch):
+            if rel not in saved:
+                existed = (tree / rel).is_file()
+                if existed:
+                    (pristine / rel).parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copy2(tree / rel, pristine / rel)
+                saved[rel] = existed
+        record_path.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+        code, out = _run(_patch_cmd(tree, patch, "--forward"), timeout=60)
+        if code != 0:
+            raise SourcesError(f"{patch}: does not apply to {tree}: {_last_line(out)}")
+        record["applied"].append({"patch": patch.name, "sha256": _sha256(patch)})
+        log(f"sources: {name}: applied {patch.name}")
+    record_path.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+
+
+def _missing(tree: Path, series: Sequence[Path]) -> Path | None:
+    """The first patch of ``series`` that ``tree`` does not carry, or None."""
+    for patch in series:
+        code, _ = _run(_patch_cmd(tree, patch, "--reverse", "--dry-run", "--force"), timeout=60)
+        if code != 0:
+            return patch
+    return None
+
+
+def _carries(tree: Path, series: Sequence[Path]) -> bool:
+    return _missing(tree, series) is None
+
+
+def _check_patched(tree: Path, series: Sequence[Path], env_var: str) -> None:
+    """A user's tree is not modified: it must already carry the series."""
+    patch = _missing(tree, series)
+    if patch is not None:
+        raise SourcesError(
+            f"{env_var}={tree} lacks {patch.name}; fix: patch -p1 -d {tree} < {patch} (or unset {env_var})"
+        )
 
 
 # --------------------------------------------------------------------------

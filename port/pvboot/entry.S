@@ -24,6 +24,10 @@
 #define PTE_LARGE 0x80
 
 #define BOOT_STACK_SIZE (48 * 1024)
+/* The stack CPU exceptions run on (the TSS's IST1, set up in idt.c): a
+ * fault caused by the boot stack overflowing into its guard page must not
+ * need that stack to be reported. */
+#define EXCEPTION_STACK_SIZE (8 * 1024)
 
 /* The note QEMU's and Xen's PVH loaders look for: where to enter, 32-bit. */
     .section .note.pvh, "a", @note
@@ -43,6 +47,20 @@ _start32:
     cli
     cld
     movl %ebx, pvboot_start_info_paddr
+
+    /* A 32-bit-only CPU (QEMU's -cpu qemu32) would triple-fault at the switch
+     * to long mode without a word: ask CPUID first (extended leaf
+     * 0x80000001, EDX bit 29). Registers only; %ebx is kept. */
+    movl %ebx, %edi
+    movl $0x80000000, %eax
+    cpuid
+    cmpl $0x80000001, %eax
+    jb no_long_mode
+    movl $0x80000001, %eax
+    cpuid
+    btl $29, %edx
+    jnc no_long_mode
+    movl %edi, %ebx
 
     /* Before touching the stack or the page tables (both at the end of the
      * image), check that RAM reaches the image's end: with too small a -m
@@ -74,6 +92,11 @@ _start32:
     loop 1b
     /* No RAM covers the image: say so on COM1 and stop with status 125. */
     movl $too_little_ram, %esi
+    jmp fail32
+no_long_mode:
+    movl $no_long_mode_msg, %esi
+    /* Print the string at %esi on COM1 and stop with status 125. */
+fail32:
 3:  lodsb
     testb %al, %al
     jz 4f
@@ -162,13 +185,18 @@ _start64:
     .section .text.boot
 too_little_ram:
     .asciz "pvboot: RAM does not cover the image; give the VM more memory (-m)\r\n"
+no_long_mode_msg:
+    .asciz "pvboot: this CPU has no long mode; pyunik needs an x86_64 CPU (e.g. QEMU -cpu qemu64)\r\n"
 
-    .section .rodata
+    /* In .data: ltr marks the TSS descriptor busy, a write to the GDT. */
+    .section .data
     .balign 16
+    .globl boot_gdt
 boot_gdt:
     .quad 0                         /* null */
     .quad 0x00af9a000000ffff        /* 0x08: 64-bit code, ring 0 */
     .quad 0x00cf92000000ffff        /* 0x10: data, ring 0 */
+    .quad 0, 0                      /* 0x18: the 64-bit TSS, filled in by idt.c */
 boot_gdt_end:
     .globl boot_gdt_desc
 boot_gdt_desc:
@@ -182,9 +210,26 @@ pvboot_start_info_paddr:
     .quad 0
 
     /* In .pvboot.bss, out of .bss, so that clearing .bss in C does not wipe the page
-     * tables or the stack we are running on. */
+     * tables or the stack we are running on. Each stack has a page below it
+     * that pvboot_start() unmaps: an overflow faults there (and is reported
+     * on the exception stack) instead of silently overwriting what lies
+     * below, which used to be the page tables. */
     .section .pvboot.bss, "aw", @nobits
     .balign 4096
+    .globl boot_stack_guard
+boot_stack_guard:
+    .skip 4096
+    .globl boot_stack_bottom
+boot_stack_bottom:
+    .skip BOOT_STACK_SIZE
+    .globl boot_stack_top
+boot_stack_top:
+    .globl exception_stack_guard
+exception_stack_guard:
+    .skip 4096
+    .globl exception_stack_top
+    .skip EXCEPTION_STACK_SIZE
+exception_stack_top:
 boot_pml4:
     .skip 4096
 boot_pdpt:
@@ -192,10 +237,5 @@ boot_pdpt:
     .globl boot_pd
 boot_pd:
     .skip 4 * 4096
-    .globl boot_stack_bottom
-boot_stack_bottom:
-    .skip BOOT_STACK_SIZE
-    .globl boot_stack_top
-boot_stack_top:
 
     .section .note.GNU-stack, "", @progbits

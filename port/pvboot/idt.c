@@ -29,6 +29,25 @@ typedef struct {
 #define IDT_ENTRIES (256)
 #define GATE_INTERRUPT (0x8e) /* present, ring 0, 64-bit interrupt gate */
 #define KERNEL_CS (0x08)
+#define TSS_SELECTOR (0x18)
+/* CPU exceptions run on interrupt stack table entry 1: a fresh stack, so
+ * that an overflow of the boot stack (a fault while pushing onto its guard
+ * page) can still be reported instead of becoming a triple fault. */
+#define EXCEPTION_IST (1)
+
+/* The 64-bit task-state segment: only its IST pointers are used. */
+typedef struct {
+    uint32_t reserved0;
+    uint64_t rsp[3];
+    uint64_t reserved1;
+    uint64_t ist[7];
+    uint64_t reserved2;
+    uint16_t reserved3;
+    uint16_t iomap_base;
+} __attribute__((packed)) tss_t;
+
+static tss_t tss;
+extern uint64_t boot_gdt[5];
 
 static idt_gate_t idt[IDT_ENTRIES] __attribute__((aligned(16)));
 extern const uint64_t pvboot_exception_stubs[32];
@@ -44,20 +63,38 @@ static const char *const exception_names[32] = {
     "hypervisor injection", "VMM communication", "security", "reserved",
 };
 
-void pvboot_idt_set(unsigned vector, uint64_t handler) {
+static void idt_set_gate(unsigned vector, uint64_t handler, uint8_t ist) {
     idt_gate_t *g = &idt[vector];
     g->offset_low = handler & 0xffff;
     g->selector = KERNEL_CS;
-    g->ist = 0;
+    g->ist = ist;
     g->type_attr = GATE_INTERRUPT;
     g->offset_mid = (handler >> 16) & 0xffff;
     g->offset_high = handler >> 32;
     g->zero = 0;
 }
 
+void pvboot_idt_set(unsigned vector, uint64_t handler) {
+    idt_set_gate(vector, handler, 0);
+}
+
+static void tss_init(void) {
+    tss.ist[EXCEPTION_IST - 1] = (uint64_t)(uintptr_t)exception_stack_top;
+    tss.iomap_base = sizeof(tss); // no I/O permission bitmap
+    uint64_t base = (uint64_t)(uintptr_t)&tss;
+    uint64_t limit = sizeof(tss) - 1;
+    // An available 64-bit TSS (type 9), present, in two GDT slots.
+    boot_gdt[TSS_SELECTOR / 8] = (limit & 0xffff) | ((base & 0xffffff) << 16)
+        | (0x89ULL << 40) | (((limit >> 16) & 0xf) << 48) | (((base >> 24) & 0xff) << 56);
+    boot_gdt[TSS_SELECTOR / 8 + 1] = base >> 32;
+    // The memory clobber: the TSS and GDT stores above must land first.
+    __asm__ volatile ("ltr %w0" : : "r" (TSS_SELECTOR) : "memory");
+}
+
 void pvboot_idt_init(void) {
+    tss_init();
     for (unsigned v = 0; v < 32; v++) {
-        pvboot_idt_set(v, pvboot_exception_stubs[v]);
+        idt_set_gate(v, pvboot_exception_stubs[v], EXCEPTION_IST);
     }
     struct {
         uint16_t limit;
@@ -67,9 +104,14 @@ void pvboot_idt_init(void) {
 }
 
 static int stack_readable(uint64_t addr) {
-    /* Only the identity-mapped first 4 GiB can be read safely; a fault
-     * while dumping would recurse. */
-    return addr >= 0x1000 && addr + 8 * 8 <= (4ULL << 30);
+    /* Only mapped memory can be read safely; a fault while dumping would
+     * recurse. */
+    return addr >= 0x1000 && pvboot_page_mapped(addr) && pvboot_page_mapped(addr + 8 * 8 - 1);
+}
+
+int pvboot_in_stack_guard(uintptr_t addr) {
+    return (addr >= (uintptr_t)boot_stack_guard && addr < (uintptr_t)boot_stack_bottom)
+        || (addr >= (uintptr_t)exception_stack_guard && addr < (uintptr_t)exception_stack_guard + 4096);
 }
 
 __attribute__((noreturn)) void pvboot_exception(exception_frame_t *f);
@@ -84,6 +126,10 @@ void pvboot_exception(exception_frame_t *f) {
     __asm__ volatile ("mov %%cr2, %0" : "=r" (cr2));
     __asm__ volatile ("mov %%cr3, %0" : "=r" (cr3));
 
+    if (pvboot_in_stack_guard(cr2) || pvboot_in_stack_guard(f->rsp)) {
+        pvboot_printf("\npvboot: stack overflow: the C stack (%lu KiB) ran into its guard page\n",
+            (uint64_t)(boot_stack_top - boot_stack_bottom) / 1024);
+    }
     pvboot_printf("\n*** CPU exception %lu (%s), error code 0x%lx\n",
         f->vector, exception_names[f->vector & 31], f->error);
     pvboot_printf("RIP %016lx  CS %04lx  RFLAGS %016lx\n", f->rip, f->cs, f->rflags);

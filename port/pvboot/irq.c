@@ -164,13 +164,25 @@ int pvboot_irq_attach_msi(pvboot_irq_handler_t handler, void *arg, uint64_t *add
 
 void pvboot_irq_dispatch(uint64_t vector);
 
+// The vector being handled, 0 outside handlers.
+static uint64_t in_service;
+
 void pvboot_irq_dispatch(uint64_t vector) {
     irq_slot_t *slot = &slots[vector & 0xff];
     pvboot_irq_count++;
+    in_service = vector;
     if (slot->handler != NULL) {
         slot->handler(slot->arg);
     }
+    in_service = 0;
     if (vector != VECTOR_SPURIOUS) {
         pvboot_lapic_write(LAPIC_EOI, 0);
     }
+}
+
+void pvboot_irq_leave(void) {
+    if (in_service != 0 && in_service != VECTOR_SPURIOUS) {
+        pvboot_lapic_write(LAPIC_EOI, 0);
+    }
+    in_service = 0;
 }

@@ -94,6 +94,10 @@ void pvboot_memmap_init(uint64_t start_info_paddr, pvboot_start_info_t *si) {
         }
         cmdline[n] = '\0';
         si->cmdline = cmdline;
+        while (n < 65536 && given[n] != '\0') {
+            n++;
+        }
+        si->cmdline_length = n;
         split_device_words(si);
     }
     pvboot_memmap_entry_t given[PVBOOT_MAX_MEMMAP];

@@ -54,8 +54,11 @@ typedef struct {
     /* The command line the hypervisor passed (QEMU -append, Xen cmdline=),
      * copied out of the loader's memory; never NULL, "" when there was none.
      * Words the machine itself appends to describe its devices are moved
-     * out of it into device_words (see below). */
+     * out of it into device_words (see below). At most PVBOOT_MAX_CMDLINE - 1
+     * bytes: cmdline_length says how long the given one was (up to 64 KiB,
+     * device words included), so that a cut can be refused. */
     const char *cmdline;
+    size_t cmdline_length;
     /* QEMU microvm's "virtio_mmio.device=SIZE@BASE:IRQ" words, one space
      * between each; "" when there are none. For the virtio driver. */
     const char *device_words;
@@ -168,6 +171,12 @@ uint64_t pvboot_wallclock_ns(void);
  * Code that shares data with an interrupt handler masks interrupts around
  * the access. Attaching handlers is a driver's business: pvboot_driver.h.
  */
+
+/* For a handler that leaves by a non-local jump instead of returning (the
+ * port's last resort against a Ctrl-C the VM cannot act on): acknowledges
+ * the interrupt being handled, if any, now. Interrupts stay disabled. */
+void pvboot_irq_leave(void);
+
 static inline uint64_t pvboot_irq_save(void) {
     uint64_t flags;
     __asm__ volatile ("pushfq; popq %0; cli" : "=r" (flags) : : "memory");

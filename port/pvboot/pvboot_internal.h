@@ -10,7 +10,8 @@
 /* Linker-script symbols (pvboot.ld). */
 extern char __image_start[], __text_end[], __rodata_start[], __rodata_end[];
 extern char __bss_start[], __bss_end[], _end[];
-extern char boot_stack_bottom[], boot_stack_top[];
+extern char boot_stack_guard[], boot_stack_bottom[], boot_stack_top[];
+extern char exception_stack_guard[], exception_stack_top[];
 
 void pvboot_idt_init(void);
 void pvboot_idt_set(unsigned vector, uint64_t handler);
@@ -21,6 +22,19 @@ size_t pvboot_xen_memory_map(pvboot_memmap_entry_t *out, size_t max);
 void pvboot_map_uncached(uintptr_t phys);
 /* The start info, writable: pages.c takes device pages from its heap. */
 pvboot_start_info_t *pvboot_start_info_mut(void);
+
+/* Page-table entry bits (x86_64, 4 KiB pages). */
+#define PVBOOT_PTE_PRESENT (1ULL << 0)
+#define PVBOOT_PTE_WRITE (1ULL << 1)
+#define PVBOOT_PTE_NX (1ULL << 63)
+/* For each 4 KiB page in [addr, addr + len) (both page-aligned, below
+ * 4 GiB): entry = (entry & ~clear) | set, splitting 2 MiB pages as needed.
+ * Returns 0, or -1 on a bad range or when no page table is left. */
+int pvboot_pages_update(uintptr_t addr, size_t len, uint64_t set, uint64_t clear);
+/* Whether a read of addr would not fault (present in the page tables). */
+int pvboot_page_mapped(uintptr_t addr);
+/* Whether addr lies in one of the boot stacks' guard pages. */
+int pvboot_in_stack_guard(uintptr_t addr);
 void pvboot_memmap_init(uint64_t start_info_paddr, pvboot_start_info_t *si);
 
 #endif

@@ -286,3 +286,34 @@ def test_debian_version_refuses_another_upstream() -> None:
         sources._MethodFailed, match=r"no lwip 2\.2\.1\+dfsg1-\* in trixie \(offered: 2\.2\.2\+dfsg1-1\)"
     ):
         sources.choose_debian_version(text, LWIP)
+
+
+def _patch(path: Path, old: str, new: str) -> Path:
+    path.write_text(f"a change\n\n--- a/f.txt\n+++ b/f.txt\n@@ -1 +1 @@\n-{old}\n+{new}\n", encoding="utf-8")
+    return path
+
+
+def test_the_patch_series_is_applied_once_and_reapplied_when_it_changes(tmp_path: Path) -> None:
+    tree, deps, series = tmp_path / "deps" / "t", tmp_path / "deps", tmp_path / "patches"
+    tree.mkdir(parents=True)
+    series.mkdir()
+    (tree / "f.txt").write_text("hello\n", encoding="utf-8")
+    first = _patch(series / "0001-x.patch", "hello", "hello world")
+    sources.apply_patches(tree, [first], deps, "t", lambda _: None)
+    sources.apply_patches(tree, [first], deps, "t", lambda _: None)  # again: nothing to do
+    assert (tree / "f.txt").read_text(encoding="utf-8") == "hello world\n"
+    # A changed series starts from the pristine file, not from the patched one.
+    changed = _patch(series / "0001-x.patch", "hello", "bye")
+    sources.apply_patches(tree, [changed], deps, "t", lambda _: None)
+    assert (tree / "f.txt").read_text(encoding="utf-8") == "bye\n"
+    sources.apply_patches(tree, [], deps, "t", lambda _: None)
+    assert (tree / "f.txt").read_text(encoding="utf-8") == "hello\n"
+
+
+def test_a_patch_that_does_not_apply_is_named(tmp_path: Path) -> None:
+    tree = tmp_path / "deps" / "t"
+    tree.mkdir(parents=True)
+    (tree / "f.txt").write_text("other\n", encoding="utf-8")
+    bad = _patch(tmp_path / "0001-bad.patch", "hello", "bye")
+    with pytest.raises(SourcesError, match=r"0001-bad\.patch: does not apply"):
+        sources.apply_patches(tree, [bad], tmp_path / "deps", "t", lambda _: None)
