@@ -168,8 +168,8 @@ static inline uint64_t pvboot_dma_addr(const void *p) {
 
 /* The CPUID leaf base of Xen's leaves (0x40000000 or 0x40000100), or 0. */
 uint32_t pvboot_xen_cpuid_base(void);
-/* HYPERVISOR_<op>(a1, ...) through the hypercall page; Xen's return value
- * (-ENOSYS when not on Xen). */
+/* HYPERVISOR_<op>(a1, ...) through the hypercall page; Xen's return value.
+ * Only on Xen (pvboot_xen_cpuid_base() != 0): callers check once, at init. */
 long pvboot_xen_hypercall(unsigned op, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5);
 
 #endif /* PVBOOT_DRIVER_H */
