@@ -248,8 +248,10 @@ pvboot_hypervisor_t pvboot_hypervisor(void);
  * (pvboot_shutdown_register: Xen's SCHEDOP_shutdown) is tried first; on QEMU
  * the status goes to the isa-debug-exit device (port 0xf4), so QEMU exits
  * with (status << 1) | 1 and status 0 becomes QEMU's exit status 1 - see
- * pyunik/vm.py, which maps it back. If nothing ends the machine the CPU
- * halts with interrupts off. Reserved statuses are listed at the end. */
+ * pyunik/vm.py, which maps it back. A status other than 0 is first reported
+ * to a pvpanic device (port 0x505) if there is one, so that libvirt sees a
+ * crash. If nothing ends the machine the CPU halts with interrupts off.
+ * Reserved statuses are listed at the end. */
 __attribute__((noreturn)) void pvboot_shutdown(int status);
 
 /* A hypervisor's own way down (Xen: SCHEDOP_shutdown), tried first by
