@@ -359,6 +359,7 @@ def run_interactive(xml: str, uri: str = DEFAULT_URI) -> str:
     libvirt = _libvirt()
     stdin_fd = sys.stdin.fileno()
     out = sys.stdout.buffer
+    final = (libvirt.VIR_DOMAIN_EVENT_STOPPED, libvirt.VIR_DOMAIN_EVENT_CRASHED)
     with started(xml, uri) as domain, console.raw_terminal(stdin_fd):
         shown = 0
         stdin_open = True
@@ -367,7 +368,7 @@ def run_interactive(xml: str, uri: str = DEFAULT_URI) -> str:
                 domain._changed.wait(0.05)
                 data = bytes(domain.output[shown:])
                 shown += len(data)
-                ended = [e for e in domain.events if e.event in (libvirt.VIR_DOMAIN_EVENT_STOPPED, libvirt.VIR_DOMAIN_EVENT_CRASHED)]
+                ended = [e for e in domain.events if e.event in final]
             if data:
                 out.write(data)
                 out.flush()
