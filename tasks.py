@@ -203,6 +203,52 @@ def run(
 
 @task(
     help={
+        "board": f"board name from boards/ (default {boards.DEFAULT_BOARD})",
+        "app": APP_HELP,
+        "memory": "guest RAM, as QEMU -m (default: the board's)",
+        "cmdline": "kernel options (-append)",
+        "break": "where gdb stops first (default pvboot_main)",
+    }
+)
+@_one_line_errors
+def debug(
+    c: Context,
+    board: str = boards.DEFAULT_BOARD,
+    app: str = "",
+    memory: str = "",
+    cmdline: str = "",
+    break_: str = "pvboot_main",
+) -> None:
+    """Boot under QEMU's gdbstub and debug with gdb (the unstripped ELF, tools/gdb/pyunik.py helpers).
+
+    The console is on a pty printed at the start; the useful gdb commands are in pyunik/debug.py.
+    """
+    from pyunik import debug as debugger
+
+    if shutil.which(debugger.GDB) is None:
+        raise VmError("gdb not found; fix: ./bootstrap.sh installs Debian's gdb")
+    loaded = boards.load(board)
+    image = builder.build(loaded, app=_app(app, ""))
+    port = vm.free_port()
+    command = vm.qemu_command(
+        loaded,
+        image.elf,
+        memory=memory or None,
+        cmdline=cmdline or None,
+        plugin_args=image.qemu_args,
+        gdb_port=port,
+        wait_for_gdb=True,
+    )
+    running = vm.start_with_pty(command)
+    try:
+        print(f"console: {running.pty} (python -m serial.tools.miniterm {running.pty}); gdbstub 127.0.0.1:{port}")
+        debugger.run_gdb(image.elf, port, [f"break {break_}", "continue"])
+    finally:
+        running.close()
+
+
+@task(
+    help={
         "unit": "host unit tests only (no image is booted)",
         "k": "only tests matching this pytest -k expression",
     }

@@ -82,8 +82,9 @@ pvboot_region_t pvboot_heap_claim(void);
 
 /* Implemented by the port: called once, in long mode, with a stack, SSE on
  * and exception handlers installed. Its return value becomes the exit status
- * (pvboot_shutdown). */
-int pvboot_main(const pvboot_start_info_t *si);
+ * (pvboot_shutdown). Kept out of line (LTO would inline it into the entry)
+ * so that a debugger can break at it: `invoke debug` does. */
+__attribute__((noinline)) int pvboot_main(const pvboot_start_info_t *si);
 
 /* ---- Console ----------------------------------------------------------- */
 
