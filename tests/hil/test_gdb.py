@@ -92,8 +92,7 @@ def test_gdb_breaks_in_a_builtin_reads_its_argument_and_the_repl_goes_on(guest, 
 
 
 def test_gdb_prints_the_python_traceback_of_an_exception_being_raised(guest, repl) -> None:  # type: ignore[no-untyped-def]
-    repl.keys("def parse(text):\r")  # the REPL indents the body; an empty line ends it
-    repl.keys("return int(text)\r\r")
+    repl.keys("def parse(text): return int(text)\r\r")  # an empty line ends the definition
     repl.expect(">>> ")
     # The first nlr_jump is the raise inside int(); the second is the
     # re-raise out of parse(), when the VM has added parse's frame.
