@@ -113,7 +113,7 @@ def test_gdb_prints_the_python_traceback_of_an_exception_being_raised(guest, rep
             proc.kill()
             proc.wait()
     out._thread.join(timeout=5)
-    assert 'File "<stdin>", line 2, in parse' in out.text, out.text
+    assert 'File "<stdin>", line 1, in parse' in out.text, out.text
     assert "ValueError: invalid syntax for integer with base 10: 'pyunik'" in out.text, out.text
     repl.expect(">>> ")
     assert "7" in repl.run("print(3 + 4)")
