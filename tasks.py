@@ -114,7 +114,11 @@ def build(
     verbose: bool = False,
 ) -> None:
     """Build one PVH ELF for a board: build/BOARD/pyunik.elf; prints its sizes."""
-    image = builder.build(boards.load(board), app=_app(app, after_main), jobs=jobs or None, verbose=verbose)
+    from pyunik import progress
+
+    loaded, chosen = boards.load(board), _app(app, after_main)
+    with progress.build_reporter() as report:
+        image = builder.build(loaded, app=chosen, jobs=jobs or None, verbose=verbose, report=report)
     _report(image)
 
 
