@@ -178,6 +178,8 @@ def _libvirt() -> Any:
         import libvirt
     except ImportError:
         raise DomainError("libvirt-python is not installed; fix: ./bootstrap.sh (pip install libvirt-python)") from None
+    # libvirt prints every failed call on stderr; we report our own errors, in one line.
+    libvirt.registerErrorHandler(lambda _ctx, _err: None, None)
     return libvirt
 
 
