@@ -1,13 +1,15 @@
 #!/bin/sh
 # Set up everything pyunik needs on a Debian machine, as root: Debian
-# packages (QEMU, the C toolchain, Xen's public headers), a Python virtual
+# packages (QEMU, the C toolchain, Xen's public headers, libvirt, gdb), a Python virtual
 # environment in .venv with pyunik and its test tools, and the pinned
 # upstream sources in deps/. Safe to run again: it only does what is missing.
 set -eu
 cd "$(dirname "$0")"
 
 APT_PACKAGES="qemu-system-x86 qemu-user gcc make binutils patch libxen-dev python3 python3-venv \
-dpkg-dev xz-utils git ca-certificates hyperfine busybox-static"
+dpkg-dev xz-utils git ca-certificates hyperfine busybox-static \
+libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients libxml2-utils libvirt-dev pkgconf python3-dev \
+gdb"
 
 missing=""
 for pkg in $APT_PACKAGES; do

@@ -29,6 +29,8 @@ from pyunik import sources, vm
 from pyunik.board import ROOT, BoardError
 from pyunik.build import BuildError
 from pyunik.conformance import ConformanceError
+from pyunik.libvirt_domain import DomainError
+from pyunik.libvirtd import LibvirtdError
 from pyunik.plugins import PluginManager
 from pyunik.vm import VmError
 
@@ -42,7 +44,15 @@ def _one_line_errors(fn: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
-        except (BoardError, BuildError, VmError, sources.SourcesError, ConformanceError) as exc:
+        except (
+            BoardError,
+            BuildError,
+            VmError,
+            sources.SourcesError,
+            ConformanceError,
+            DomainError,
+            LibvirtdError,
+        ) as exc:
             print(f"error: {exc}", file=sys.stderr)
             raise Exit(code=2) from None
 
@@ -104,7 +114,11 @@ def build(
     verbose: bool = False,
 ) -> None:
     """Build one PVH ELF for a board: build/BOARD/pyunik.elf; prints its sizes."""
-    image = builder.build(boards.load(board), app=_app(app, after_main), jobs=jobs or None, verbose=verbose)
+    from pyunik import progress
+
+    loaded, chosen = boards.load(board), _app(app, after_main)
+    with progress.build_reporter() as report:
+        image = builder.build(loaded, app=chosen, jobs=jobs or None, verbose=verbose, report=report)
     _report(image)
 
 
@@ -116,7 +130,8 @@ def build(
         "accel": "tcg or kvm (default: the board's, auto = kvm only with VMX/SVM)",
         "memory": "guest RAM, as QEMU -m (default: the board's)",
         "cmdline": "kernel options (-append) before the app's arguments; words after -- become sys.argv[1:]",
-        "on": "qemu (default: QEMU boots the image) or xen (a PVH domU of real Xen 4.17, itself under QEMU)",
+        "on": "qemu (default: QEMU boots the image), xen (a PVH domU of real Xen 4.17, itself under QEMU) "
+        "or libvirt (a transient domain of the libvirtd at qemu:///system)",
         "net": "a NIC (repeatable): user, user:hostfwd=tcp:127.0.0.1:8080-:80, or tap:IFNAME",
     },
     iterable=["net"],
@@ -137,9 +152,11 @@ def run(
 
     `invoke run --app DIR -- a b` passes a, b to the app as sys.argv[1:].
     `--on xen` boots it as a PVH domU of the Xen rig (pyunik/xenrig.py); exit status 1 when it crashed.
+    `--on libvirt` creates a transient libvirt domain from `invoke libvirt-xml`'s XML and attaches to
+    its console; exit status 1 when libvirt saw a crash (any guest status but 0, see pyunik/libvirt_domain.py).
     """
-    if on not in ("qemu", "xen"):
-        raise BuildError(f"--on {on!r}: use qemu or xen")
+    if on not in ("qemu", "xen", "libvirt"):
+        raise BuildError(f"--on {on!r}: use qemu, xen or libvirt")
     loaded = boards.load(board)
     image = builder.build(loaded, app=_app(app, after_main))
     line = " ".join(part for part in (loaded.vm.cmdline, cmdline) if part)
@@ -151,6 +168,25 @@ def run(
         status = xenrig.run_interactive(image.elf, loaded.name, memory=memory or loaded.memory, cmdline=line)
         if status:
             raise Exit(code=status)
+        return
+    if on == "libvirt":
+        from pyunik import libvirt_domain
+
+        nics = [libvirt_domain.Nic.parse(spec) for spec in net or []]
+        xml = libvirt_domain.render(
+            loaded,
+            image.elf,
+            _domain_name(image),
+            memory=memory or None,
+            cmdline=line,
+            nics=nics,
+            plugin_args=image.qemu_args,
+        )
+        print(f"creating libvirt domain {_domain_name(image)}; Ctrl-] quits", file=sys.stderr)
+        ended = libvirt_domain.run_interactive(xml)
+        print(f"\r\n[libvirt: {ended}]", file=sys.stderr)
+        if "crashed" in ended:
+            raise Exit(code=1)
         return
     command = vm.qemu_command(
         loaded,
@@ -167,6 +203,52 @@ def run(
     print(f"\r\n[guest exit status {status}]", file=sys.stderr)
     if status:
         raise Exit(code=status)
+
+
+@task(
+    help={
+        "board": f"board name from boards/ (default {boards.DEFAULT_BOARD})",
+        "app": APP_HELP,
+        "memory": "guest RAM, as QEMU -m (default: the board's)",
+        "cmdline": "kernel options (-append)",
+        "break": "where gdb stops first (default pvboot_main)",
+    }
+)
+@_one_line_errors
+def debug(
+    c: Context,
+    board: str = boards.DEFAULT_BOARD,
+    app: str = "",
+    memory: str = "",
+    cmdline: str = "",
+    break_: str = "pvboot_main",
+) -> None:
+    """Boot under QEMU's gdbstub and debug with gdb (the unstripped ELF, tools/gdb/pyunik.py helpers).
+
+    The console is on a pty printed at the start; the useful gdb commands are in pyunik/debug.py.
+    """
+    from pyunik import debug as debugger
+
+    if shutil.which(debugger.GDB) is None:
+        raise VmError("gdb not found; fix: ./bootstrap.sh installs Debian's gdb")
+    loaded = boards.load(board)
+    image = builder.build(loaded, app=_app(app, ""))
+    port = vm.free_port()
+    command = vm.qemu_command(
+        loaded,
+        image.elf,
+        memory=memory or None,
+        cmdline=cmdline or None,
+        plugin_args=image.qemu_args,
+        gdb_port=port,
+        wait_for_gdb=True,
+    )
+    running = vm.start_with_pty(command)
+    try:
+        print(f"console: {running.pty} (python -m serial.tools.miniterm {running.pty}); gdbstub 127.0.0.1:{port}")
+        debugger.run_gdb(image.elf, port, [f"break {break_}", "continue"])
+    finally:
+        running.close()
 
 
 @task(
@@ -287,6 +369,64 @@ def xl_config(
     target = Path(output) if output else image.elf.with_name("pyunik.cfg")
     target.write_text(text)
     print(f"{target}: xl create {target}")
+
+
+def _domain_name(image: builder.Image) -> str:
+    return f"pyunik-{image.app.path.name if image.app else image.board.name}"
+
+
+@task(
+    name="libvirt-xml",
+    help={
+        "board": f"board to build (default {boards.DEFAULT_BOARD})",
+        "app": APP_HELP,
+        "name": "domain name (default: pyunik-BOARD, or pyunik-APP)",
+        "memory": "guest RAM, as QEMU -m (default: the board's)",
+        "cmdline": "kernel command line; words after -- are the app's sys.argv[1:]",
+        "net": "a virtio NIC: user, tap:IF, network:NAME or bridge:BR (repeatable)",
+        "disk": "a raw disk image as a virtio disk (repeatable)",
+        "on-crash": "what libvirt does when the guest fails: preserve (default), destroy, restart, ...",
+        "output": "where to write it (default: beside the image, pyunik.xml)",
+    },
+    iterable=["net", "disk"],
+)
+@_one_line_errors
+def libvirt_xml(
+    c: Context,
+    board: str = boards.DEFAULT_BOARD,
+    app: str = "",
+    name: str = "",
+    memory: str = "",
+    cmdline: str = "",
+    net: list[str] | None = None,
+    disk: list[str] | None = None,
+    on_crash: str = "preserve",
+    output: str = "",
+) -> None:
+    """Build the image and write a libvirt domain XML for it (virsh create FILE)."""
+    from pyunik import libvirt_domain
+
+    loaded = boards.load(board)
+    nics = [libvirt_domain.Nic.parse(spec) for spec in net or []]
+    disks = [Path(d) for d in disk or []]
+    for image_file in disks:
+        if not image_file.is_file():
+            raise DomainError(f"--disk {image_file}: no such file; fix: give a raw disk image")
+    image = builder.build(loaded, app=_app(app, ""))
+    text = libvirt_domain.render(
+        loaded,
+        image.elf,
+        name or _domain_name(image),
+        memory=memory or None,
+        cmdline=cmdline or loaded.vm.cmdline,
+        nics=nics,
+        disks=disks,
+        plugin_args=image.qemu_args,
+        on_crash=on_crash,
+    )
+    target = Path(output) if output else image.elf.with_name("pyunik.xml")
+    target.write_text(text)
+    print(f"{target}: virsh create {target} --console")
 
 
 def _megabytes(size: str) -> int:

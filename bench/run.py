@@ -55,8 +55,10 @@ def run(only: str = "", quick: bool = False, out: Path = common.WORK, report_onl
         flags = (f" --only {','.join(names)}" if only else "") + (" --quick" if quick else "")
         meta["command"] = "invoke bench" + flags
         results["meta"] = meta
+        bar = _sections_bar(names)
         for name in names:
             common.log(f"== {name} ==")
+            bar.section(name)
             started = time.perf_counter()
             try:
                 entry = BENCHMARKS[name](quick)
@@ -68,6 +70,7 @@ def run(only: str = "", quick: bool = False, out: Path = common.WORK, report_onl
             entry["date"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
             entry["quick"] = quick
             results[name] = entry
+            bar.done()
             write(results, out)
         meta["loadavg_at_end"] = [round(x, 2) for x in os.getloadavg()]
         meta["seconds"] = round(time.perf_counter() - begun, 1)
@@ -93,3 +96,41 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+class _SectionsBar:
+    """One rich progress bar over the sections, with the time left as rich
+    estimates it; nothing when stderr is not a terminal (CI logs)."""
+
+    def __init__(self, names: list[str]) -> None:
+        import sys
+
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+        self.progress = None
+        if sys.stderr.isatty():
+            self.progress = Progress(
+                TextColumn("bench: {task.description}"),
+                BarColumn(),
+                TextColumn("{task.completed}/{task.total}"),
+                TimeElapsedColumn(),
+                TextColumn("left"),
+                TimeRemainingColumn(),
+                transient=True,
+            )
+            self.task = self.progress.add_task("starting", total=len(names))
+            self.progress.start()
+
+    def section(self, name: str) -> None:
+        if self.progress is not None:
+            self.progress.update(self.task, description=name)
+
+    def done(self) -> None:
+        if self.progress is not None:
+            self.progress.advance(self.task)
+            if self.progress.finished:
+                self.progress.stop()
+
+
+def _sections_bar(names: list[str]) -> _SectionsBar:
+    return _SectionsBar(names)

@@ -29,6 +29,7 @@ from pyunik import sources
 from pyunik.board import ROOT, Board
 from pyunik.hookspecs import Component, c_string
 from pyunik.plugins import PluginManager, Selected
+from pyunik.progress import BuildReporter, QuietReporter
 
 BUILD_ROOT = ROOT / "build"
 PORT_DIR = ROOT / "port"
@@ -243,23 +244,43 @@ def _compile_error(output: str, path: Path | None = None) -> str:
     return f"{where}:{match.group(2)}: {match.group(3).strip()}"
 
 
+def _make(cmd: list[str], report: BuildReporter) -> tuple[int, str]:
+    """Run make, telling ``report`` each line; returns (status, all output)."""
+    lines: list[str] = []
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as proc:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.append(line)
+            report.compiled(line)
+    return proc.returncode, "".join(lines)
+
+
 def build(
     board: Board,
     manager: PluginManager | None = None,
     jobs: int | None = None,
     verbose: bool = False,
     app: App | None = None,
+    report: BuildReporter | None = None,
 ) -> Image:
-    """Build ``board``'s image, with ``app`` (or the board's own) frozen in."""
+    """Build ``board``'s image, with ``app`` (or the board's own) frozen in.
+
+    ``report`` hears each step and each line make prints (pyunik/progress.py)."""
+    report = report or QuietReporter()
     manager = manager or PluginManager()
+    report.step("sources: checking the pinned trees in deps/")
     trees = sources.ensure_sources(ROOT, log=lambda *_: None)
+    report.step(f"sources: {', '.join(trees)}")
     selected = manager.components(board, manager.resolve(board))
+    report.step(f"plugins: {', '.join(sel.name for sel, _ in selected)}")
     if app is None and board.app is not None:
         app = App.load(board.app)
     if app is not None:
+        report.step(f"app {app.path.name}: checking syntax")
         check_syntax(app)
     out = build_dir(board)
     generate(board, selected, out, app)
+    report.step(f"frozen: {'app ' + app.path.name + ' and ' if app else ''}the board's modules; running make")
 
     cmd = [
         "make",
@@ -273,15 +294,17 @@ def build(
     ]
     if verbose:
         cmd.append("V=1")
-    result = subprocess.run(cmd, stdout=None if verbose else subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    if result.returncode != 0:
-        output = result.stdout or ""
+    if verbose:
+        returncode, output = subprocess.run(cmd).returncode, ""
+    else:
+        returncode, output = _make(cmd, report)
+    if returncode != 0:
         if "error compiling" in output:
             # makemanifest.py: a frozen module (from an app's manifest) does not compile.
             match = re.search(r"error compiling (\S+):", output)
             raise BuildError(_compile_error(output[match.start() :] if match else output))
         sys.stdout.write(output[-8000:])
-        raise BuildError(f"make failed for board '{board.name}' (exit {result.returncode}); see the output above")
+        raise BuildError(f"make failed for board '{board.name}' (exit {returncode}); see the output above")
     qemu_args = tuple(arg for _, c in selected for arg in c.qemu_args)
     # One build directory per board (objects are shared); each app's image
     # is kept apart: build/B/pyunik.elf, build/B/apps/APP/pyunik.elf.

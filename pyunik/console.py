@@ -22,7 +22,7 @@ EXIT_KEY = b"\x1d"  # Ctrl-]
 
 
 @contextlib.contextmanager
-def _raw_terminal(fd: int) -> Iterator[None]:
+def raw_terminal(fd: int) -> Iterator[None]:
     if not os.isatty(fd):
         yield
         return
@@ -57,7 +57,7 @@ def attach(url: str, qemu: subprocess.Popen[str] | None = None) -> bool:
     stdin_fd = sys.stdin.fileno()
     out = sys.stdout.buffer
     stdin_open = True
-    with _raw_terminal(stdin_fd):
+    with raw_terminal(stdin_fd):
         try:
             while True:
                 if qemu is not None and qemu.poll() is not None:

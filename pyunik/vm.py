@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import socket
 import subprocess
 import tty
 from collections.abc import Sequence
@@ -114,13 +115,17 @@ def qemu_command(
     extra: Sequence[str] = (),
     plugin_args: Sequence[str] = (),
     net: Sequence[str] = (),
+    gdb_port: int | None = None,
+    wait_for_gdb: bool = False,
 ) -> QemuCommand:
     """The QEMU argv that boots ``kernel`` as ``board`` describes.
 
     ``serial`` is a QEMU chardev for the console: ``stdio``, ``pty``,
     ``tcp:127.0.0.1:PORT,server=on,wait=on`` ... ``-monitor none`` rather
     than ``-nographic`` keeps Ctrl-A for the raw REPL. ``net`` gives one
-    NIC per entry (see :func:`netdev_spec`).
+    NIC per entry (see :func:`netdev_spec`). ``gdb_port`` opens
+    QEMU's gdbstub on 127.0.0.1 (``-gdb``); ``wait_for_gdb`` holds the CPU
+    before its first instruction until gdb says continue (``-S``).
     """
     chosen = choose_accel(accel or board.vm.accel)
     argv = [
@@ -141,8 +146,20 @@ def qemu_command(
     line = board.vm.cmdline if cmdline is None else cmdline
     if line:
         argv += ["-append", line]
+    if gdb_port is not None:
+        argv += ["-gdb", f"tcp:127.0.0.1:{gdb_port}"]
+    if wait_for_gdb:
+        argv += ["-S"]
     argv += list(plugin_args) + nic_args(board, net) + list(board.vm.args) + list(extra)
     return QemuCommand(tuple(argv), chosen)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now (tests run side
+    by side, so never a fixed one such as gdb's usual 1234)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def require_qemu() -> str:

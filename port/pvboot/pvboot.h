@@ -85,8 +85,9 @@ pvboot_region_t pvboot_heap_claim(void);
 
 /* Implemented by the port: called once, in long mode, with a stack, SSE on
  * and exception handlers installed. Its return value becomes the exit status
- * (pvboot_shutdown). */
-int pvboot_main(const pvboot_start_info_t *si);
+ * (pvboot_shutdown). Kept out of line (LTO would inline it into the entry)
+ * so that a debugger can break at it: `invoke debug` does. */
+__attribute__((noinline)) int pvboot_main(const pvboot_start_info_t *si);
 
 /* ---- Console ----------------------------------------------------------- */
 
@@ -257,8 +258,10 @@ pvboot_hypervisor_t pvboot_hypervisor(void);
  * (pvboot_shutdown_register: Xen's SCHEDOP_shutdown) is tried first; on QEMU
  * the status goes to the isa-debug-exit device (port 0xf4), so QEMU exits
  * with (status << 1) | 1 and status 0 becomes QEMU's exit status 1 - see
- * pyunik/vm.py, which maps it back. If nothing ends the machine the CPU
- * halts with interrupts off. Reserved statuses are listed at the end. */
+ * pyunik/vm.py, which maps it back. A status other than 0 is first reported
+ * to a pvpanic device (port 0x505) if there is one, so that libvirt sees a
+ * crash. If nothing ends the machine the CPU halts with interrupts off.
+ * Reserved statuses are listed at the end. */
 __attribute__((noreturn)) void pvboot_shutdown(int status);
 
 /* A hypervisor's own way down (Xen: SCHEDOP_shutdown), tried first by

@@ -6,6 +6,11 @@
 /* QEMU's isa-debug-exit device, as the boards configure it. */
 #define DEBUG_EXIT_PORT (0xf4)
 
+/* QEMU's pvpanic ISA device (libvirt's <panic model='isa'/>). Reading the
+ * port gives the events it supports; with no device it reads 0xff. */
+#define PVPANIC_PORT (0x505)
+#define PVPANIC_PANICKED (1u << 0)
+
 static void (*hypervisor_shutdown)(int status, int reboot);
 
 static int signature_is(pvboot_cpuid_t r, const char *sig) {
@@ -50,15 +55,35 @@ void pvboot_shutdown_register(void (*fn)(int status, int reboot)) {
     hypervisor_shutdown = fn;
 }
 
+__attribute__((noreturn)) static void halt_forever(void) {
+    for (;;) {
+        __asm__ volatile ("cli; hlt");
+    }
+}
+
+/* A failure (status != 0) is reported as a guest panic when a pvpanic
+ * device is there: QEMU then stops the guest and tells its manager, and
+ * libvirt applies on_crash. The isa-debug-exit write alone would only make
+ * the QEMU process vanish, which libvirt can tell from nothing else. The
+ * guest then waits for its manager instead of exiting: a write to
+ * isa-debug-exit right after the panic would end QEMU before libvirt saw
+ * the panic through. */
+static void report_panic(int status) {
+    uint8_t events = pvboot_inb(PVPANIC_PORT);
+    if (status != 0 && events != 0xff && (events & PVPANIC_PANICKED)) {
+        pvboot_outb(PVPANIC_PORT, PVPANIC_PANICKED);
+        halt_forever();
+    }
+}
+
 void pvboot_shutdown(int status) {
     if (hypervisor_shutdown != NULL) {
         hypervisor_shutdown(status, 0);
     }
+    report_panic(status);
     pvboot_outl(DEBUG_EXIT_PORT, (uint32_t)status);
     /* No exit device: stop here, quietly. */
-    for (;;) {
-        __asm__ volatile ("cli; hlt");
-    }
+    halt_forever();
 }
 
 void pvboot_reboot(void) {
