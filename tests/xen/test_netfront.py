@@ -45,6 +45,7 @@ def test_netfront_serves_dom0(xen_rig: XenRig, net_image: build.Image, dut) -> N
     )
     status, reply = xen_rig.sh(f"echo hello-netfront | nc -w 10 {GUEST} 7", timeout=60)
     assert status == 0 and "HELLO-NETFRONT" in reply, reply
+    dut.expect_exact(b"15\r\n>>> ", timeout=30)  # send()'s count, then the prompt again
     # The domU connects out to a server in dom0.
     xen_rig.sh("(echo from-dom0 | nc -l -p 8007 -w 20 >/dev/null &)", timeout=10)
     out = console.run(
