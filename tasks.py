@@ -343,7 +343,10 @@ def plugins(c: Context, board: str = "") -> None:
         "memory": "MiB of RAM (default: the board's memory)",
         "cmdline": "kernel command line; words after -- are the app's sys.argv[1:]",
         "output": "where to write it (default: beside the image, pyunik.cfg)",
+        "net": "a vif, as xl's vif settings, e.g. bridge=xenbr0 (repeatable)",
+        "disk": "a raw disk image, seen as xvda, xvdb ... (repeatable)",
     },
+    iterable=["net", "disk"],
 )
 @_one_line_errors
 def xl_config(
@@ -354,6 +357,8 @@ def xl_config(
     memory: int = 0,
     cmdline: str = "",
     output: str = "",
+    net: list[str] | None = None,
+    disk: list[str] | None = None,
 ) -> None:
     """Build the image and write an xl domain config for a real Xen host (type = "pvh")."""
     from pyunik import xlconfig
@@ -363,7 +368,14 @@ def xl_config(
     memory_mb = memory or _megabytes(loaded.memory)
     domain = name or f"pyunik-{image.app.path.name if image.app else loaded.name}"
     try:
-        text = xlconfig.render(image.elf, domain, memory_mb, cmdline=cmdline or loaded.vm.cmdline)
+        text = xlconfig.render(
+            image.elf,
+            domain,
+            memory_mb,
+            cmdline=cmdline or loaded.vm.cmdline,
+            nets=net or (),
+            disks=[Path(d) for d in disk or ()],
+        )
     except ValueError as exc:
         raise BuildError(str(exc)) from None
     target = Path(output) if output else image.elf.with_name("pyunik.cfg")

@@ -8,7 +8,7 @@ import pytest
 from test_pyunik_on_xen import Console  # tests/xen is on sys.path (rootdir-relative imports)
 
 from pyunik import board as boards
-from pyunik import build, xenrig
+from pyunik import build, xenrig, xlconfig
 from pyunik.xenrig import XenRig
 
 GUEST = "10.0.3.2"  # on the rig's own bridge, inside its QEMU
@@ -20,7 +20,7 @@ def net_image() -> build.Image:
 
 
 def vif(mac: str) -> str:
-    return f'vif = ["mac={mac},bridge={xenrig.RIG_BRIDGE},script=/etc/pyunik/vif-bridge"]'
+    return xlconfig.vif_line([f"mac={mac},bridge={xenrig.RIG_BRIDGE},script=/etc/pyunik/vif-bridge"])
 
 
 def test_netfront_serves_dom0(xen_rig: XenRig, net_image: build.Image, dut) -> None:  # type: ignore[no-untyped-def]
