@@ -223,8 +223,11 @@ void virtio_net_init(void) {
     virtio_dev_t *found[MAX_DEVICES];
     size_t n = virtio_find(VIRTIO_ID_NET, found, MAX_DEVICES);
     if (n == 0) {
-        pvboot_printf("virtio-net: no device; the network is down "
-            "(QEMU: -device virtio-net-device on microvm, virtio-net-pci on q35)\n");
+        // On Xen the NICs are netfront's (a board may carry both drivers).
+        if (pvboot_hypervisor() != PVBOOT_HV_XEN) {
+            pvboot_printf("virtio-net: no device; the network is down "
+                "(QEMU: -device virtio-net-device on microvm, virtio-net-pci on q35)\n");
+        }
         return;
     }
     for (size_t i = 0; i < n; i++) {
