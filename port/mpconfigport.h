@@ -60,6 +60,13 @@
 #define MICROPY_PY_OS_SYNC (1)
 #define MICROPY_PY_OS_STATVFS (1)
 #define MICROPY_VFS_ROM (1)
+// errno: MicroPython's default list and what a filesystem reports.
+#define MICROPY_PY_ERRNO_LIST \
+    X(EPERM) X(ENOENT) X(EIO) X(EBADF) X(EAGAIN) X(ENOMEM) X(EACCES) X(EEXIST) \
+    X(ENODEV) X(EISDIR) X(EINVAL) X(EOPNOTSUPP) X(EADDRINUSE) X(ECONNABORTED) \
+    X(ECONNRESET) X(ENOBUFS) X(ENOTCONN) X(ETIMEDOUT) X(ECONNREFUSED) \
+    X(EHOSTUNREACH) X(EALREADY) X(EINPROGRESS) \
+    X(ENOSPC) X(EROFS) X(ENOTDIR) X(EFBIG)
 // littlefs: the block size is the device's (512 bytes for virtio-blk);
 // what pyunik/disk.py gives littlefs-python on the host must match.
 #define MICROPY_FATFS_RPATH (2)
