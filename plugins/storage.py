@@ -28,10 +28,15 @@ def pyunik_plugin() -> PluginInfo:
         options={
             "mount": Option(str, "/", "where the disk is mounted (and the current directory at boot)"),
             "disk": Option(int, 0, "which disk: 0 is the first `--disk`", minimum=0, maximum=15),
-            "fs": Option(str, "auto", "what the disk holds: lfs, fat, or auto (lfs, then fat)",
-                         choices=("auto", "lfs", "fat")),
-            "format": Option(str, "", "format the disk with this when it holds no filesystem (never by default)",
-                             choices=("", "lfs", "fat")),
+            "fs": Option(
+                str, "auto", "what the disk holds: lfs, fat, or auto (lfs, then fat)", choices=("auto", "lfs", "fat")
+            ),
+            "format": Option(
+                str,
+                "",
+                "format the disk with this when it holds no filesystem (never by default)",
+                choices=("", "lfs", "fat"),
+            ),
             "readonly": Option(bool, False, "mount read-only: writes fail with OSError(EROFS)"),
             "disk_boot": Option(bool, False, "a boot.py/main.py on the disk runs instead of the frozen one"),
         },

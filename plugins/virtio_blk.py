@@ -26,8 +26,9 @@ def pyunik_plugin() -> PluginInfo:
         provides=("blockdev",),
         requires=("virtio",),
         options={
-            "max_disks": Option(int, 4, "how many disks the driver takes (in the order QEMU gives them)",
-                                minimum=1, maximum=16),
+            "max_disks": Option(
+                int, 4, "how many disks the driver takes (in the order QEMU gives them)", minimum=1, maximum=16
+            ),
         },
     )
 

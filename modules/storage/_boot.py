@@ -41,7 +41,10 @@ def _mount(opts):
     point = opts["mount"]
     count = driver.count()
     if index >= count:
-        print("storage: no disk %d to mount at %s (the VM has %d); give one with `invoke run --disk IMG`" % (index, point, count))
+        print(
+            "storage: no disk %d to mount at %s (the VM has %d); give one with `invoke run --disk IMG`"
+            % (index, point, count)
+        )
         return
     kinds = ("lfs", "fat") if opts["fs"] == "auto" else (opts["fs"],)
     failed = []
@@ -55,11 +58,12 @@ def _mount(opts):
         fmt = opts["format"]
         if not fmt:
             print(
-                "storage: disk %d is not a %s filesystem (%s); not mounted. fix: `invoke disk.create IMG --fs %s`, or format = \"%s\" in the board"
+                "storage: disk %d is not a %s filesystem (%s); not mounted. "
+                'fix: `invoke disk.create IMG --fs %s`, or format = "%s" in the board'
                 % (index, " or ".join(kinds), "; ".join(failed), kinds[0], kinds[0])
             )
             return
-        print("storage: disk %d: formatting as %s (format = \"%s\")" % (index, fmt, fmt))
+        print('storage: disk %d: formatting as %s (format = "%s")' % (index, fmt, fmt))
         _mkfs(driver, index, fmt)
         vfs.mount(_filesystem(driver, index, fmt), point, readonly=opts["readonly"])
     import os

@@ -287,7 +287,7 @@ def _powercut_cycles(start, img: Path, fs: str, cycles: int, seed: int) -> tuple
     lost = 0
     for i in acked:
         try:
-            ok = disk.read(img, "/f%06d" % i) == (b"%06d" % i) * (1 + i % 300)
+            ok = disk.read(img, f"/f{i:06d}") == f"{i:06d}".encode() * (1 + i % 300)
         except disk.DiskError:
             ok = False
         lost += not ok
@@ -309,9 +309,7 @@ def test_power_cuts_lose_no_acknowledged_file(start, tmp_path: Path) -> None:  #
 def mpremote(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     if shutil.which("mpremote") is None and not Path(sys.executable).with_name("mpremote").exists():
         pytest.fail("mpremote is not installed (pip install -e . installs it)")
-    return subprocess.run(
-        [sys.executable, "-m", "mpremote", *args], capture_output=True, text=True, timeout=timeout
-    )
+    return subprocess.run([sys.executable, "-m", "mpremote", *args], capture_output=True, text=True, timeout=timeout)
 
 
 def test_mpremote_fs_mount_and_run(start, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
