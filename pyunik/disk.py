@@ -151,6 +151,20 @@ def walk(image: Path) -> Iterator[Entry]:
         yield Entry(path, is_dir, size)
 
 
+def read_all(image: Path) -> dict[str, bytes]:
+    """Every file in the image and its contents, read with one mount."""
+    if detect(image) != "lfs":
+        return {e.path: read(image, e.path) for e in walk(image) if not e.is_dir}
+    lfs = _lfs(image)
+    files = {}
+    for top, _dirs, names in lfs.walk("/"):
+        for name in names:
+            path = str(PurePosixPath(top) / name)
+            with lfs.open(path, "rb") as f:
+                files[path] = f.read()
+    return files
+
+
 def read(image: Path, path: str) -> bytes:
     """The contents of the file ``path`` in the image."""
     if detect(image) == "lfs":
