@@ -13,10 +13,10 @@
 #define CPUID_1_ECX_RDRAND (1u << 30)
 #define CPUID_7_EBX_RDSEED (1u << 18)
 // Intel's guidance: retry a few times before declaring the source broken.
-#define RDRAND_RETRIES (10)
+#define URANDOM_RETRIES (10)
 
 static bool rdseed64(uint64_t *out) {
-    for (int i = 0; i < RDRAND_RETRIES; i++) {
+    for (int i = 0; i < URANDOM_RETRIES; i++) {
         uint8_t ok;
         __asm__ volatile ("rdseed %0; setc %1" : "=r" (*out), "=qm" (ok));
         if (ok) {
@@ -27,7 +27,7 @@ static bool rdseed64(uint64_t *out) {
 }
 
 static bool rdrand64(uint64_t *out) {
-    for (int i = 0; i < RDRAND_RETRIES; i++) {
+    for (int i = 0; i < URANDOM_RETRIES; i++) {
         uint8_t ok;
         __asm__ volatile ("rdrand %0; setc %1" : "=r" (*out), "=qm" (ok));
         if (ok) {
