@@ -31,9 +31,9 @@ from pyunik import sources, vm
 from pyunik.board import ROOT, BoardError
 from pyunik.build import BuildError
 from pyunik.conformance import ConformanceError
+from pyunik.disk import DiskError
 from pyunik.libvirt_domain import DomainError
 from pyunik.libvirtd import LibvirtdError
-from pyunik.disk import DiskError
 from pyunik.plugins import PluginManager
 from pyunik.vm import VmError
 
