@@ -7,6 +7,7 @@ invoke test                      host tests + hardware-in-loop tests
 invoke bench [--only B] [--quick] benchmarks: build/bench/results.json and PNG charts
 invoke conformance [-- DIRS]     MicroPython's test suite on the image and on the unix port
 invoke boards / invoke plugins   what is there to choose from
+invoke disk.create IMG --fs lfs  a disk image (also disk.ls, disk.cat, disk.cp)
 invoke clean                     remove build/
 """
 
@@ -20,15 +21,17 @@ from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar
 
-from invoke import Context, Exit, task
+from invoke import Collection, Context, Exit, Task, task
 
 from pyunik import board as boards
 from pyunik import build as builder
 from pyunik import conformance as suite
+from pyunik import disk as disks
 from pyunik import sources, vm
 from pyunik.board import ROOT, BoardError
 from pyunik.build import BuildError
 from pyunik.conformance import ConformanceError
+from pyunik.disk import DiskError
 from pyunik.libvirt_domain import DomainError
 from pyunik.libvirtd import LibvirtdError
 from pyunik.plugins import PluginManager
@@ -52,6 +55,7 @@ def _one_line_errors(fn: F) -> F:
             ConformanceError,
             DomainError,
             LibvirtdError,
+            DiskError,
         ) as exc:
             print(f"error: {exc}", file=sys.stderr)
             raise Exit(code=2) from None
@@ -133,8 +137,9 @@ def build(
         "on": "qemu (default: QEMU boots the image), xen (a PVH domU of real Xen 4.17, itself under QEMU) "
         "or libvirt (a transient domain of the libvirtd at qemu:///system)",
         "net": "a NIC (repeatable): user, user:hostfwd=tcp:127.0.0.1:8080-:80, or tap:IFNAME",
+        "disk": "a disk image for the guest (virtio-blk); repeat for more disks",
     },
-    iterable=["net"],
+    iterable=["net", "disk"],
 )
 @_one_line_errors
 def run(
@@ -147,6 +152,7 @@ def run(
     cmdline: str = "",
     on: str = "qemu",
     net: list[str] | None = None,
+    disk: list[str] | None = None,
 ) -> None:
     """Build and boot under QEMU, console on this terminal (Ctrl-] quits); exits with the guest's status.
 
@@ -197,6 +203,7 @@ def run(
         cmdline=line,
         plugin_args=image.qemu_args,
         net=net or (),
+        extra=vm.disk_args(loaded, [Path(d) for d in disk or []]),
     )
     print(f"booting {loaded.name} ({command.accel}); Ctrl-] quits", file=sys.stderr)
     status = vm.run_interactive(command)
@@ -450,3 +457,56 @@ def _megabytes(size: str) -> int:
 def clean(c: Context) -> None:
     """Remove build/ (deps/ stays: it is the pinned sources, slow to fetch)."""
     shutil.rmtree(builder.BUILD_ROOT, ignore_errors=True)
+
+
+@task(
+    name="create",
+    help={
+        "image": "the image file to write",
+        "fs": "lfs (littlefs, the default: power-loss safe) or fat (for interchange)",
+        "size": "size, e.g. 16M (a multiple of 4 KiB)",
+        "from": "a directory whose files go into the image",
+    },
+)
+@_one_line_errors
+def disk_create(c: Context, image: str, fs: str = "lfs", size: str = "16M", from_: str = "") -> None:
+    """A new disk image with an empty filesystem (littlefs-python or mtools), maybe filled from a directory."""
+    disks.create(Path(image), fs, disks.parse_size(size), Path(from_) if from_ else None)
+    print(f"{image}: {fs}, {disks.parse_size(size)} bytes")
+
+
+@task(name="ls", help={"image": "a disk image"})
+@_one_line_errors
+def disk_ls(c: Context, image: str) -> None:
+    """List every file and directory in a disk image, with sizes."""
+    for entry in disks.walk(Path(image)):
+        print(f"{'dir' if entry.is_dir else entry.size:>10}  {entry.path}")
+
+
+@task(name="cat", help={"image": "a disk image", "path": "the file inside it, e.g. /log.txt"})
+@_one_line_errors
+def disk_cat(c: Context, image: str, path: str) -> None:
+    """Print a file of a disk image."""
+    sys.stdout.buffer.write(disks.read(Path(image), path))
+    sys.stdout.flush()
+
+
+@task(
+    name="cp",
+    help={"image": "a disk image", "src": "a host file, or :PATH inside the image", "dst": "the same"},
+)
+@_one_line_errors
+def disk_cp(c: Context, image: str, src: str, dst: str) -> None:
+    """Copy a file into (`cp IMG host.txt :/a.txt`) or out of (`cp IMG :/a.txt host.txt`) a disk image."""
+    if src.startswith(":") and not dst.startswith(":"):
+        Path(dst).write_bytes(disks.read(Path(image), src[1:]))
+    elif dst.startswith(":") and not src.startswith(":"):
+        disks.write(Path(image), dst[1:], Path(src).read_bytes())
+    else:
+        raise DiskError("disk.cp: one side must be :PATH inside the image, the other a host file")
+
+
+# Every task above is top-level but the disk ones, a collection: `invoke disk.create ...`.
+_DISK_TASKS = (disk_create, disk_ls, disk_cat, disk_cp)
+ns = Collection(*(t for t in list(globals().values()) if isinstance(t, Task) and t not in _DISK_TASKS))
+ns.add_collection(Collection("disk", *_DISK_TASKS))

@@ -9,6 +9,7 @@
  */
 #include "py/bc.h"
 #include "py/builtin.h"
+#include "py/compile.h"
 #include "py/emitglue.h"
 #include "py/frozenmod.h"
 #include "py/mphal.h"
@@ -33,20 +34,13 @@ static int exit_status_of(mp_obj_t exc) {
     return 1;
 }
 
-bool app_run_frozen(const char *name, int *status) {
-    void *frozen_data;
-    int frozen_type;
-    mp_find_frozen_module(name, &frozen_type, &frozen_data);
-    if (frozen_type != MP_FROZEN_MPY) {
-        return false;
-    }
+// Run the script that load() makes into a function, with the exit status a
+// shell would expect. load() runs inside the same exception handler, so a
+// syntax error in a file on the disk is reported like any other.
+static void run_script(mp_obj_t (*load)(const char *name), const char *name, int *status) {
     nlr_buf_t nlr;
     if (nlr_push(&nlr) == 0) {
-        const mp_frozen_module_t *frozen = frozen_data;
-        mp_module_context_t *ctx = m_new_obj(mp_module_context_t);
-        ctx->module.globals = mp_globals_get();
-        ctx->constants = frozen->constants;
-        mp_obj_t module_fun = mp_make_function_from_proto_fun(frozen->proto_fun, ctx, NULL);
+        mp_obj_t module_fun = load(name);
         mp_hal_set_interrupt_char(CHAR_CTRL_C);
         mp_call_function_0(module_fun);
         mp_hal_set_interrupt_char(-1);
@@ -64,8 +58,47 @@ bool app_run_frozen(const char *name, int *status) {
             *status = 1;
         }
     }
+}
+
+static mp_obj_t load_frozen(const char *name) {
+    void *frozen_data;
+    int frozen_type;
+    mp_find_frozen_module(name, &frozen_type, &frozen_data);
+    const mp_frozen_module_t *frozen = frozen_data;
+    mp_module_context_t *ctx = m_new_obj(mp_module_context_t);
+    ctx->module.globals = mp_globals_get();
+    ctx->constants = frozen->constants;
+    return mp_make_function_from_proto_fun(frozen->proto_fun, ctx, NULL);
+}
+
+bool app_run_frozen(const char *name, int *status) {
+    void *frozen_data;
+    int frozen_type;
+    mp_find_frozen_module(name, &frozen_type, &frozen_data);
+    if (frozen_type != MP_FROZEN_MPY) {
+        return false;
+    }
+    run_script(load_frozen, name, status);
     return true;
 }
+
+#if MICROPY_VFS
+static mp_obj_t load_file(const char *name) {
+    qstr source = qstr_from_str(name);
+    mp_lexer_t *lex = mp_lexer_new_from_file(source);
+    mp_store_global(MP_QSTR___file__, MP_OBJ_NEW_QSTR(source));
+    mp_parse_tree_t tree = mp_parse(lex, MP_PARSE_FILE_INPUT);
+    return mp_compile(&tree, source, false);
+}
+
+bool app_run_file(const char *name, int *status) {
+    if (mp_import_stat(name) != MP_IMPORT_STAT_FILE) {
+        return false;
+    }
+    run_script(load_file, name, status);
+    return true;
+}
+#endif
 
 void app_set_argv(const char *cmdline) {
     // sys.argv: "pyunik", then the words after a lone "--".

@@ -8,6 +8,11 @@
 // status (sys.exit's value, 0 on a normal end, 1 on an uncaught exception).
 bool app_run_frozen(const char *name, int *status);
 
+// Run the file `name` from the mounted filesystems (the current
+// directory) as a script; false if there is no such file. As above for
+// *status.
+bool app_run_file(const char *name, int *status);
+
 // Fill sys.argv from the kernel command line: what follows a lone "--".
 void app_set_argv(const char *cmdline);
 

@@ -17,6 +17,10 @@
 #include "gcpace.h"
 #include "pvboot.h"
 
+#ifndef PYUNIK_DISK_BOOT
+#define PYUNIK_DISK_BOOT (0)
+#endif
+
 // Clearing the GC's allocation table costs time linear in the heap size, at
 // every boot: the heap is capped unless the board says otherwise.
 #ifndef PYUNIK_HEAP_MAX
@@ -28,6 +32,18 @@
 // What the stack checker keeps in reserve below the limit, for the
 // handlers of a RuntimeError "maximum recursion depth exceeded".
 #define STACK_MARGIN (8 * 1024)
+
+// boot.py or main.py: from the mounted disk when the board lets the disk
+// override the frozen app (the storage plugin's disk_boot option), else
+// the frozen one.
+static bool run_app_script(const char *name, int *status) {
+    #if PYUNIK_DISK_BOOT
+    if (app_run_file(name, status)) {
+        return true;
+    }
+    #endif
+    return app_run_frozen(name, status);
+}
 
 static void heap_init(void) {
     // What the drivers left of the free RAM (they took their ring pages
@@ -114,11 +130,15 @@ int pvboot_main(const pvboot_start_info_t *si) {
         gc_pace_init();
         app_set_argv(si->cmdline);
 
-        // The frozen app: boot.py, then main.py, as on every MicroPython
-        // board. A batch job or a test ends the VM with main's status.
+        // What plugins set up before the app: the storage plugin mounts
+        // the board's disk here.
         int status;
-        app_run_frozen("boot.py", &status);
-        if (app_run_frozen("main.py", &status) && PYUNIK_AFTER_MAIN_SHUTDOWN) {
+        app_run_frozen("_boot.py", &status);
+
+        // The app: boot.py, then main.py, as on every MicroPython board.
+        // A batch job or a test ends the VM with main's status.
+        run_app_script("boot.py", &status);
+        if (run_app_script("main.py", &status) && PYUNIK_AFTER_MAIN_SHUTDOWN) {
             return status;
         }
 

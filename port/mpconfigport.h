@@ -45,10 +45,37 @@
 #define MICROPY_WARNINGS (1)
 #define MICROPY_PERSISTENT_CODE_LOAD (1)
 
-// Modules. No filesystem yet: no VFS, os or io.open.
-#define MICROPY_VFS (0)
-#define MICROPY_READER_VFS (0)
-#define MICROPY_PY_OS (0)
+// Files: MicroPython's VFS in every image, so open(), import from a
+// mounted filesystem, `os`, `mpremote mount` (a VFS served over the
+// console) and a ROMFS built into the image work on every board. The
+// on-disk filesystems (littlefs v2, FAT) are compiled in only on boards
+// whose `storage` plugin asks for them (MICROPY_VFS_LFS2/FAT come from
+// board.mk, see plugins/storage.py).
+#define MICROPY_VFS (1)
+#define MICROPY_READER_VFS (1)
+#define MICROPY_PY_OS (1)
+#define MICROPY_PY_OS_INCLUDEFILE "os_port.c"
+#define MICROPY_PY_OS_UNAME (1)
+#define MICROPY_PY_OS_URANDOM (1)
+#define MICROPY_PY_OS_SYNC (1)
+#define MICROPY_PY_OS_STATVFS (1)
+#define MICROPY_VFS_ROM (1)
+// errno: MicroPython's default list and what a filesystem reports.
+#define MICROPY_PY_ERRNO_LIST \
+    X(EPERM) X(ENOENT) X(EIO) X(EBADF) X(EAGAIN) X(ENOMEM) X(EACCES) X(EEXIST) \
+    X(ENODEV) X(EISDIR) X(EINVAL) X(EOPNOTSUPP) X(EADDRINUSE) X(ECONNABORTED) \
+    X(ECONNRESET) X(ENOBUFS) X(ENOTCONN) X(ETIMEDOUT) X(ECONNREFUSED) \
+    X(EHOSTUNREACH) X(EALREADY) X(EINPROGRESS) \
+    X(ENOSPC) X(EROFS) X(ENOTDIR) X(EFBIG)
+// littlefs: the block size is the device's (512 bytes for virtio-blk);
+// what pyunik/disk.py gives littlefs-python on the host must match.
+#define MICROPY_FATFS_RPATH (2)
+#define MICROPY_FATFS_ENABLE_LFN (1)
+#define MICROPY_FATFS_LFN_CODE_PAGE 437
+#define MICROPY_FATFS_MAX_SS (4096)
+#define MICROPY_FATFS_USE_LABEL (1)
+#define MICROPY_FATFS_MULTI_PARTITION (0)
+#define MICROPY_FATFS_NORTC (0)
 #define MICROPY_PY_SYS_PLATFORM "pyunik"
 #define MICROPY_PY_SYS_STDFILES (1)
 #define MICROPY_PY_SYS_STDIO_BUFFER (1)

@@ -82,7 +82,9 @@ class Component:
     (lower first; consoles use 10 so that later errors are visible).
     ``frozen`` is a list of (path, name) MicroPython modules or packages to
     freeze. ``qemu_args`` are added to the QEMU command line of boards that
-    select this plugin.
+    select this plugin. ``make_vars`` are variables for MicroPython's make
+    rules (e.g. ``MICROPY_VFS_LFS2 = 1`` compiles littlefs in), written to
+    board.mk.
     """
 
     c_sources: list[Path] = field(default_factory=list)
@@ -92,6 +94,7 @@ class Component:
     init: str | None = None
     init_order: int = 50
     qemu_args: list[str] = field(default_factory=list)
+    make_vars: dict[str, str] = field(default_factory=dict)
 
 
 def c_string(value: str) -> str:

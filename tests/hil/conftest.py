@@ -82,9 +82,17 @@ class Guest:
         self.running.close()
 
 
-def boot(image: build.Image, memory: str | None = None, cmdline: str | None = None) -> Guest:
+def boot(
+    image: build.Image, memory: str | None = None, cmdline: str | None = None, disks: tuple[Path, ...] = ()
+) -> Guest:
     command = vm.qemu_command(
-        image.board, image.elf, serial="stdio", memory=memory, cmdline=cmdline, plugin_args=image.qemu_args
+        image.board,
+        image.elf,
+        serial="stdio",
+        memory=memory,
+        cmdline=cmdline,
+        plugin_args=image.qemu_args,
+        extra=vm.disk_args(image.board, disks),
     )
     return Guest(image.board, vm.start_with_pty(command), command.argv)
 

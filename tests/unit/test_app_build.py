@@ -69,7 +69,7 @@ def test_app_settings(tmp_path: Path) -> None:
     ("toml", "message"),
     [
         ('after_main = "sleep"\n', "after_main is 'sleep'; fix: use one of repl, shutdown"),
-        ('after = "repl"\n', "key 'after' is unknown; fix: remove it (keys: after_main)"),
+        ('after = "repl"\n', "key 'after' is unknown; fix: remove it (keys: after_main, romfs)"),
         ("after_main = \n", "not valid TOML"),
     ],
 )

@@ -1,0 +1,80 @@
+# Runs before the app's boot.py (port/main.c): mounts the board's disk as
+# plugins/storage.py's options say. Every way it can fail ends in one line
+# on the console and an unmounted disk, never a crash and never a write the
+# board did not ask for (it formats only with format = "lfs" or "fat").
+import board
+import vfs
+
+# The littlefs geometry; pyunik/disk.py makes host images with the same
+# numbers (tests/unit/test_disk.py checks that they agree).
+SECTOR = 512
+LFS_BLOCK_SIZE = 4096
+LFS_READ_SIZE = 512
+LFS_PROG_SIZE = 512
+LFS_LOOKAHEAD = 32
+
+
+def _device(driver, index, fs):
+    # littlefs gets 4 KiB blocks written a sector at a time; FAT its sectors.
+    return driver.Disk(index, LFS_BLOCK_SIZE if fs == "lfs" else SECTOR)
+
+
+def _filesystem(driver, index, fs):
+    dev = _device(driver, index, fs)
+    if fs == "lfs":
+        return vfs.VfsLfs2(dev, readsize=LFS_READ_SIZE, progsize=LFS_PROG_SIZE, lookahead=LFS_LOOKAHEAD)
+    return vfs.VfsFat(dev)
+
+
+def _mkfs(driver, index, fs):
+    dev = _device(driver, index, fs)
+    if fs == "lfs":
+        vfs.VfsLfs2.mkfs(dev, readsize=LFS_READ_SIZE, progsize=LFS_PROG_SIZE, lookahead=LFS_LOOKAHEAD)
+    else:
+        vfs.VfsFat.mkfs(dev)
+
+
+def _mount(opts):
+    import virtio_blk as driver
+
+    index = opts["disk"]
+    point = opts["mount"]
+    count = driver.count()
+    if index >= count:
+        print(
+            "storage: no disk %d to mount at %s (the VM has %d); give one with `invoke run --disk IMG`"
+            % (index, point, count)
+        )
+        return
+    kinds = ("lfs", "fat") if opts["fs"] == "auto" else (opts["fs"],)
+    failed = []
+    for fs in kinds:
+        try:
+            vfs.mount(_filesystem(driver, index, fs), point, readonly=opts["readonly"])
+            break
+        except OSError as exc:
+            failed.append("%s: %s" % (fs, exc))
+    else:
+        fmt = opts["format"]
+        if not fmt:
+            print(
+                "storage: disk %d is not a %s filesystem (%s); not mounted. "
+                'fix: `invoke disk.create IMG --fs %s`, or format = "%s" in the board'
+                % (index, " or ".join(kinds), "; ".join(failed), kinds[0], kinds[0])
+            )
+            return
+        print('storage: disk %d: formatting as %s (format = "%s")' % (index, fmt, fmt))
+        _mkfs(driver, index, fmt)
+        vfs.mount(_filesystem(driver, index, fmt), point, readonly=opts["readonly"])
+    import os
+    import sys
+
+    os.chdir(point)
+    sys.path.append((point.rstrip("/") or "") + "/lib")
+
+
+try:
+    _mount(board.options["storage"])
+except Exception as exc:  # one line, and the REPL or the app still comes up
+    print("storage: mount failed: %r" % (exc,))
+del _mount

@@ -1,0 +1,200 @@
+"""Disk images on the host: create, list, read and copy into them.
+
+littlefs images are made and read with littlefs-python (the littlefs C
+library, the same on-disk format v2.1 as MicroPython's VfsLfs2), FAT images
+with mtools; no filesystem code of our own. The littlefs geometry below is
+the one the image's VfsLfs2 is mounted with (plugins/storage.py hands the
+same numbers to the guest through the board module), so that either side
+reads what the other wrote.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+#: A disk's sector: what virtio-blk reads and writes at a time.
+SECTOR = 512
+#: littlefs on a disk: 4 KiB blocks (erase is a no-op on a disk; bigger
+#: blocks mean fewer metadata compactions), whole-sector reads and writes so
+#: that the driver never does a read-modify-write of a sector.
+LFS_BLOCK_SIZE = 4096
+LFS_READ_SIZE = SECTOR
+LFS_PROG_SIZE = SECTOR
+LFS_LOOKAHEAD = 32
+#: FAT's sector is the disk's.
+FAT_SECTOR = SECTOR
+FILESYSTEMS = ("lfs", "fat")
+
+
+class DiskError(Exception):
+    """A disk image cannot be made or read; the message says why and what to do."""
+
+
+def parse_size(text: str) -> int:
+    """'16M', '512K', '1G' or a byte count, as bytes."""
+    units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+    text = text.strip().upper().removesuffix("B").removesuffix("I")
+    try:
+        if text and text[-1] in units:
+            return int(text[:-1]) * units[text[-1]]
+        return int(text)
+    except ValueError:
+        raise DiskError(f"size '{text}' is not a size; fix: give one like 16M or 512K") from None
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One file or directory in an image."""
+
+    path: str
+    is_dir: bool
+    size: int
+
+
+def _lfs(image: Path, mount: bool = True):  # type: ignore[no-untyped-def]
+    """littlefs-python over the image file, with the guest's geometry."""
+    from littlefs import LittleFS, UserContextFile
+
+    size = image.stat().st_size
+    if size < 2 * LFS_BLOCK_SIZE:
+        raise DiskError(f"{image}: {size} bytes is too small for littlefs (at least {2 * LFS_BLOCK_SIZE})")
+    return LittleFS(
+        context=UserContextFile(str(image)),
+        block_size=LFS_BLOCK_SIZE,
+        block_count=size // LFS_BLOCK_SIZE,
+        read_size=LFS_READ_SIZE,
+        prog_size=LFS_PROG_SIZE,
+        lookahead_size=LFS_LOOKAHEAD,
+        mount=mount,
+    )
+
+
+def _mtools(tool: str, *args: str) -> str:
+    if shutil.which(tool) is None:
+        raise DiskError(f"{tool} not found; install Debian's mtools (./bootstrap.sh does)")
+    # mtools refuses images whose FAT geometry it doubts unless told not to care.
+    result = subprocess.run(
+        [tool, *args], capture_output=True, text=True, env={"MTOOLS_SKIP_CHECK": "1", "PATH": "/usr/bin:/bin"}
+    )
+    if result.returncode != 0:
+        raise DiskError(f"{tool} {' '.join(args)}: {result.stderr.strip() or result.stdout.strip()}")
+    return result.stdout
+
+
+def detect(image: Path) -> str:
+    """'lfs' or 'fat' from the image's first blocks, else a DiskError."""
+    with image.open("rb") as f:
+        head = f.read(2 * LFS_BLOCK_SIZE)
+    # littlefs puts "littlefs" in the superblock entry of block 0 or 1.
+    if b"littlefs" in head[:64] or b"littlefs" in head[LFS_BLOCK_SIZE : LFS_BLOCK_SIZE + 64]:
+        return "lfs"
+    if len(head) >= 512 and head[510:512] == b"\x55\xaa" and (b"FAT" in head[0x36:0x3E] or b"FAT" in head[0x52:0x5A]):
+        return "fat"
+    raise DiskError(f"{image}: neither littlefs nor FAT; fix: make it with `invoke disk.create`")
+
+
+def create(image: Path, fs: str, size: int, source: Path | None = None) -> None:
+    """A new image of ``size`` bytes with an empty ``fs`` filesystem, filled
+    from the directory ``source`` if given."""
+    if fs not in FILESYSTEMS:
+        raise DiskError(f"--fs {fs}: use one of {', '.join(FILESYSTEMS)}")
+    if size <= 0 or size % LFS_BLOCK_SIZE:
+        raise DiskError(f"--size {size}: give a multiple of {LFS_BLOCK_SIZE} bytes, e.g. 16M")
+    if source is not None and not source.is_dir():
+        raise DiskError(f"--from {source}: not a directory")
+    with image.open("wb") as f:
+        f.truncate(size)
+    if fs == "lfs":
+        lfs = _lfs(image, mount=False)
+        lfs.format()
+        lfs.mount()
+        if source is not None:
+            for path in sorted(source.rglob("*")):
+                target = "/" + path.relative_to(source).as_posix()
+                if path.is_dir():
+                    lfs.mkdir(target)
+                else:
+                    with lfs.open(target, "wb") as out:
+                        out.write(path.read_bytes())
+        lfs.unmount()
+    else:
+        sectors = size // FAT_SECTOR
+        _mtools("mformat", "-i", str(image), "-T", str(sectors), "-h", "2", "-s", "16", "::")
+        if source is not None and any(source.iterdir()):
+            _mtools("mcopy", "-s", "-i", str(image), *(str(p) for p in sorted(source.iterdir())), "::")
+
+
+def walk(image: Path) -> Iterator[Entry]:
+    """Every file and directory in the image, depth first."""
+    if detect(image) == "lfs":
+        lfs = _lfs(image)
+        for top, dirs, files in lfs.walk("/"):
+            for name in sorted(dirs):
+                yield Entry(str(PurePosixPath(top) / name), True, 0)
+            for name in sorted(files):
+                path = str(PurePosixPath(top) / name)
+                yield Entry(path, False, lfs.stat(path).size)
+        return
+    for line in _mtools("mdir", "-/", "-b", "-i", str(image), "::").splitlines():
+        path = line.removeprefix("::")
+        if not path:
+            continue
+        is_dir = path.endswith("/")
+        path = path.rstrip("/")
+        size = 0
+        if not is_dir:
+            size = len(read(image, path))
+        yield Entry(path, is_dir, size)
+
+
+def read_all(image: Path) -> dict[str, bytes]:
+    """Every file in the image and its contents, read with one mount."""
+    if detect(image) != "lfs":
+        return {e.path: read(image, e.path) for e in walk(image) if not e.is_dir}
+    lfs = _lfs(image)
+    files = {}
+    for top, _dirs, names in lfs.walk("/"):
+        for name in names:
+            path = str(PurePosixPath(top) / name)
+            with lfs.open(path, "rb") as f:
+                files[path] = f.read()
+    return files
+
+
+def read(image: Path, path: str) -> bytes:
+    """The contents of the file ``path`` in the image."""
+    if detect(image) == "lfs":
+        lfs = _lfs(image)
+        try:
+            with lfs.open(path, "rb") as f:
+                return f.read()
+        except Exception as exc:  # littlefs-python raises LittleFSError
+            raise DiskError(f"{image}:{path}: {exc}") from None
+    result = subprocess.run(
+        ["mtype", "-i", str(image), f"::{path}"],
+        capture_output=True,
+        env={"MTOOLS_SKIP_CHECK": "1", "PATH": "/usr/bin:/bin"},
+    )
+    if result.returncode != 0:
+        raise DiskError(f"{image}:{path}: {result.stderr.decode(errors='replace').strip()}")
+    return result.stdout
+
+
+def write(image: Path, path: str, data: bytes) -> None:
+    """Write ``data`` to the file ``path`` in the image (replacing it)."""
+    if detect(image) == "lfs":
+        lfs = _lfs(image)
+        with lfs.open(path, "wb") as f:
+            f.write(data)
+        lfs.unmount()
+        return
+    import tempfile
+
+    with tempfile.NamedTemporaryFile() as tmp:
+        tmp.write(data)
+        tmp.flush()
+        _mtools("mcopy", "-o", "-i", str(image), tmp.name, f"::{path}")

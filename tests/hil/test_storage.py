@@ -1,0 +1,346 @@
+"""Files on virtio-blk disks: littlefs and FAT through MicroPython's VFS.
+
+Each test makes its disk image on the host (pyunik.disk: littlefs-python,
+mtools), boots the disk board with it, works in the guest over the raw
+REPL, and checks the image on the host again.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import serial
+from conftest import Guest, boot
+
+from pyunik import disk
+
+BOARDS = ("qemu-microvm-disk", "qemu-q35-disk")
+BOARD = BOARDS[0]
+
+
+class Console:
+    """The guest's console: wait for text, run code in the raw REPL."""
+
+    def __init__(self, pty: str) -> None:
+        self.port = serial.Serial(pty, timeout=0.05)
+        self.seen = b""
+
+    def close(self) -> None:
+        self.port.close()
+
+    def expect(self, marker: bytes, timeout: float = 30) -> bytes:
+        """Everything up to and including ``marker``."""
+        end = time.monotonic() + timeout
+        while marker not in self.seen:
+            if time.monotonic() > end:
+                raise TimeoutError(f"waited {timeout} s for {marker!r}; got {self.seen[-400:]!r}")
+            self.seen += self.port.read(4096)
+        head, _, self.seen = self.seen.partition(marker)
+        return head + marker
+
+    def raw(self) -> None:
+        self.port.write(b"\r\x01")
+        self.expect(b"raw REPL; CTRL-B to exit\r\n>")
+
+    def start(self, code: str) -> None:
+        """Send code to the raw REPL and let it run (output follows)."""
+        self.port.write(code.encode() + b"\x04")
+        self.expect(b"OK")
+
+    def run(self, code: str, timeout: float = 60) -> str:
+        """Run code in the raw REPL; its output, or AssertionError with its traceback."""
+        self.start(code)
+        out = self.expect(b"\x04", timeout)[:-1]
+        err = self.expect(b"\x04", timeout)[:-1]
+        self.expect(b">", timeout)
+        assert not err, err.decode(errors="replace")
+        return out.decode().replace("\r\n", "\n")
+
+
+class DiskGuest:
+    def __init__(self, guest: Guest) -> None:
+        self.guest = guest
+        self.console = Console(guest.pty)
+
+    def stop(self) -> None:
+        self.console.close()
+        self.guest.stop()
+
+
+@pytest.fixture
+def start(image_for) -> Iterator:  # type: ignore[no-untyped-def]
+    """start(board, *images) -> a booted guest at its REPL, raw mode."""
+    running: list[DiskGuest] = []
+
+    def go(board: str, *images: Path, wait_banner: bool = True) -> DiskGuest:
+        g = DiskGuest(boot(image_for(board), disks=tuple(images)))
+        running.append(g)
+        if wait_banner:
+            g.banner = g.console.expect(b">>> ").decode(errors="replace")  # type: ignore[attr-defined]
+            g.console.raw()
+        return g
+
+    yield go
+    for g in running:
+        g.stop()
+
+
+@pytest.mark.parametrize("fs", ["lfs", "fat"])
+@pytest.mark.parametrize("board", BOARDS)
+def test_host_writes_guest_reads_and_back(start, tmp_path: Path, fs: str, board: str) -> None:  # type: ignore[no-untyped-def]
+    src = tmp_path / "src"
+    (src / "lib").mkdir(parents=True)
+    (src / "greeting.txt").write_text("made on the host\n")
+    (src / "lib" / "helper.py").write_text("VALUE = 42\n")
+    img = tmp_path / "disk.img"
+    disk.create(img, fs, 4 << 20, src)
+
+    g = start(board, img)
+    out = g.console.run(
+        "import os, helper\n"
+        "print(os.getcwd(), sorted(os.listdir('/')))\n"
+        "print(open('greeting.txt').read().strip(), helper.VALUE)\n"
+        "with open('/guest.bin', 'wb') as f: f.write(bytes(range(256)) * 40)\n"
+        "os.mkdir('/d')\n"
+        "with open('/d/t.txt', 'w') as f: f.write('text\\n')\n"
+        "os.sync()\n"
+    )
+    assert out.splitlines() == ["/ ['greeting.txt', 'lib', 'rom']", "made on the host 42"]
+    g.stop()
+    assert disk.read(img, "/guest.bin") == bytes(range(256)) * 40
+    assert disk.read(img, "/d/t.txt") == b"text\n"
+
+
+def test_files_survive_reboot_and_qemu_restart(start, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    img = tmp_path / "disk.img"
+    disk.create(img, "lfs", 1 << 20)
+    g = start(BOARD, img)
+    g.console.run("with open('/kept.txt', 'w') as f: f.write('before reboot')\n")
+    # machine.reset(): the VM reboots in the same QEMU.
+    g.console.start("import machine; machine.reset()\n")
+    g.console.expect(b">>> ")
+    g.console.raw()
+    assert g.console.run("print(open('/kept.txt').read())\n").strip() == "before reboot"
+    g.console.run("with open('/kept.txt', 'a') as f: f.write(', and after')\n")
+    g.stop()
+    g = start(BOARD, img)
+    assert g.console.run("print(open('/kept.txt').read())\n").strip() == "before reboot, and after"
+
+
+def test_full_disk_raises_enospc_and_stays_consistent(start, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    img = tmp_path / "small.img"
+    disk.create(img, "lfs", 128 << 10)
+    g = start(BOARD, img)
+    out = g.console.run(
+        "import os, errno\n"
+        "with open('/keep.txt', 'w') as f: f.write('keep me')\n"
+        "n = 0\n"
+        "try:\n"
+        "    with open('/fill.bin', 'wb') as f:\n"
+        "        while True:\n"
+        "            f.write(bytes(4096)); n += 1\n"
+        "except OSError as e:\n"
+        "    print('error', e.errno == errno.ENOSPC, n > 10)\n"
+        "print(open('/keep.txt').read())\n"
+        "os.remove('/fill.bin')\n"
+        "with open('/after.txt', 'w') as f: f.write('room again')\n"
+        "print(sorted(os.listdir('/')))\n"
+    )
+    assert out.splitlines() == ["error True True", "keep me", "['after.txt', 'keep.txt', 'rom']"]
+    g.stop()
+    assert disk.read(img, "/after.txt") == b"room again"
+    assert disk.read(img, "/keep.txt") == b"keep me"
+
+
+def test_read_only_mount_refuses_writes(start, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    img = tmp_path / "disk.img"
+    disk.create(img, "lfs", 1 << 20)
+    disk.write(img, "/a.txt", b"original")
+    g = start(BOARD, img)
+    out = g.console.run(
+        "import vfs, virtio_blk, errno, _boot\n"
+        "vfs.umount('/')\n"
+        "vfs.mount(_boot._filesystem(virtio_blk, 0, 'lfs'), '/', readonly=True)\n"
+        "print(open('/a.txt').read())\n"
+        "def write(path):\n"
+        "    with open(path, 'w') as f:\n"
+        "        f.write('changed')\n"
+        "for op in (lambda: write('/a.txt'), lambda: write('/new'), lambda: __import__('os').remove('/a.txt')):\n"
+        "    try:\n"
+        "        op(); print('wrote!')\n"
+        "    except OSError as e:\n"
+        "        print('EROFS' if e.errno == errno.EROFS else e.errno)\n"
+    )
+    assert out.splitlines() == ["original", "EROFS", "EROFS", "EROFS"]
+    g.stop()
+    assert disk.read(img, "/a.txt") == b"original"
+
+
+@pytest.mark.parametrize(
+    "kind",
+    ["zeros", "random", "damaged", "truncated", "odd-size"],
+)
+def test_bad_disk_gives_one_line_at_boot(start, tmp_path: Path, kind: str) -> None:  # type: ignore[no-untyped-def]
+    """Not a filesystem, random bytes over a littlefs image, an image cut
+    mid-block, a size that is no multiple of a sector: one line, the REPL
+    comes up, the image is not written to."""
+    img = tmp_path / "bad.img"
+    if kind == "zeros":
+        img.write_bytes(bytes(1 << 20))
+    else:
+        disk.create(img, "lfs", 1 << 20, None)
+        data = bytearray(img.read_bytes())
+        rng = random.Random(14)
+        if kind == "random":
+            data = bytearray(rng.randbytes(len(data)))
+        elif kind == "damaged":
+            for _ in range(64):
+                at = rng.randrange(0, 16 * 4096)
+                data[at : at + 64] = rng.randbytes(64)
+        elif kind == "truncated":
+            data = data[: 4096 + 1000]
+        else:
+            data += b"\x01" * 100
+        img.write_bytes(bytes(data))
+    before = img.read_bytes()
+    g = start(BOARD, img)
+    banner = g.banner  # type: ignore[attr-defined]
+    if kind in ("zeros", "random", "truncated"):
+        assert "storage: disk 0 is not a lfs or fat filesystem" in banner, banner
+        assert banner.count("storage:") == 1, banner
+    # Whatever mounted (a damaged littlefs may, from its other superblock)
+    # can be walked without a fault.
+    out = g.console.run(
+        "import os\n"
+        "def walk(d):\n"
+        "    for e in os.ilistdir(d):\n"
+        "        if e[1] == 0x4000 and e[0] != 'rom': walk(d.rstrip('/') + '/' + e[0])\n"
+        "try:\n"
+        "    walk('/')\n"
+        "except OSError as e:\n"
+        "    print('walk', e.errno)\n"
+        "print(1 + 1)\n"
+    )
+    assert out.splitlines()[-1] == "2"
+    g.stop()
+    assert g.guest.proc.returncode is not None
+    assert img.read_bytes() == before
+
+
+def test_block_protocol_refuses_bad_requests(start, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Part of a sector, or past the end: -EINVAL, and the device untouched."""
+    img = tmp_path / "disk.img"
+    disk.create(img, "fat", 1 << 20)
+    g = start(BOARD, img)
+    out = g.console.run(
+        "import virtio_blk, errno\n"
+        "d = virtio_blk.Disk(0)\n"
+        "b = bytearray(512)\n"
+        "print(d.readblocks(0, b), d.readblocks(1, bytearray(100)), d.readblocks(1 << 40, b))\n"
+        "print(d.ioctl(4, 0), d.ioctl(5, 0), d.ioctl(3, 0))\n"
+    )
+    assert out.splitlines() == [f"0 {-22} {-22}", "2048 512 0"]
+
+
+def _powercut_cycles(start, img: Path, fs: str, cycles: int, seed: int) -> tuple[int, int]:  # type: ignore[no-untyped-def]
+    """Boot, write numbered files (each closed and synced, then
+    acknowledged), SIGKILL QEMU at a random moment; repeat. Returns
+    (acknowledged files, files lost or damaged) as the host reads them."""
+    rng = random.Random(seed)
+    acked: set[int] = set()
+    next_id = 0
+    loop = (
+        "import os\n"
+        "i = %d\n"
+        "while True:\n"
+        "    data = (b'%%06d' %% i) * (1 + i %% 300)\n"
+        "    with open('/f%%06d' %% i, 'wb') as f:\n"
+        "        f.write(data)\n"
+        "    os.sync()\n"
+        "    print('ACK', i)\n"
+        "    i += 1\n"
+    )
+    for _ in range(cycles):
+        g = start(BOARD, img)
+        g.console.start(loop % next_id)
+        deadline = time.monotonic() + rng.uniform(0.02, 0.6)
+        while time.monotonic() < deadline:
+            g.console.seen += g.console.port.read(4096)
+        os.kill(g.guest.proc.pid, signal.SIGKILL)
+        g.guest.proc.wait()
+        g.console.seen += g.console.port.read(65536)
+        for line in g.console.seen.decode(errors="replace").splitlines():
+            parts = line.split()
+            if len(parts) == 2 and parts[0] == "ACK" and parts[1].isdigit():
+                acked.add(int(parts[1]))
+        next_id = max(acked, default=-1) + 1000  # never rewrite a name an unacked write may hold
+        g.stop()
+    files = disk.read_all(img)  # one mount: the image must mount at all
+    lost = sum(files.get(f"/f{i:06d}") != f"{i:06d}".encode() * (1 + i % 300) for i in acked)
+    return len(acked), lost
+
+
+def test_power_cuts_lose_no_acknowledged_file(start, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """At least 100 SIGKILLs of QEMU at random moments while the guest
+    writes: littlefs keeps every file it acknowledged, complete."""
+    img = tmp_path / "disk.img"
+    disk.create(img, "lfs", 2 << 20)
+    cycles = int(os.environ.get("PYUNIK_POWERCUT_CYCLES", "100"))
+    acked, lost = _powercut_cycles(start, img, "lfs", cycles, seed=int(time.time()))
+    print(f"littlefs: {cycles} power cuts, {acked} files acknowledged, {lost} lost")
+    assert acked >= cycles  # the loop made progress: the test can fail
+    assert lost == 0
+
+
+def mpremote(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    if shutil.which("mpremote") is None and not Path(sys.executable).with_name("mpremote").exists():
+        pytest.fail("mpremote is not installed (pip install -e . installs it)")
+    return subprocess.run([sys.executable, "-m", "mpremote", *args], capture_output=True, text=True, timeout=timeout)
+
+
+def test_mpremote_fs_mount_and_run(start, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    img = tmp_path / "disk.img"
+    disk.create(img, "lfs", 1 << 20)
+    g = start(BOARD, img, wait_banner=False)
+    g.console.expect(b">>> ")
+    g.console.close()  # mpremote takes the console
+    pty = g.guest.pty
+    local = tmp_path / "local.txt"
+    local.write_text("from mpremote\n")
+    steps = [
+        (["fs", "mkdir", ":/sub"], None),
+        (["fs", "cp", str(local), ":/sub/l.txt"], None),
+        (["fs", "ls", ":/sub"], "l.txt"),
+        (["fs", "cat", ":/sub/l.txt"], "from mpremote"),
+        (["fs", "cp", ":/sub/l.txt", str(tmp_path / "back.txt")], None),
+        (["fs", "rm", ":/sub/l.txt"], None),
+        (["fs", "ls", ":/sub"], None),
+    ]
+    for args, expected in steps:
+        result = mpremote("connect", pty, *args)
+        assert result.returncode == 0, (args, result.stdout, result.stderr)
+        if expected is not None:
+            assert expected in result.stdout, (args, result.stdout)
+    assert (tmp_path / "back.txt").read_text() == "from mpremote\n"
+    assert "l.txt" not in result.stdout
+
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "shared_mod.py").write_text("print('imported from the host', 6 * 7)\n")
+    result = mpremote("connect", pty, "mount", str(project), "exec", "import shared_mod")
+    assert result.returncode == 0, result.stderr
+    assert "imported from the host 42" in result.stdout
+    script = tmp_path / "script.py"
+    script.write_text("import os\nprint('run:', sorted(os.listdir('/sub')))\n")
+    result = mpremote("connect", pty, "run", str(script))
+    assert result.returncode == 0, result.stderr
+    assert "run: []" in result.stdout

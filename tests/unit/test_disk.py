@@ -1,0 +1,68 @@
+"""Host-side disk images (pyunik.disk) and the QEMU drives for them."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from pyunik import board as boards
+from pyunik import disk, vm
+
+BOOT_PY = boards.ROOT / "modules" / "storage" / "_boot.py"
+
+
+def test_guest_mounts_with_the_geometry_the_host_formats_with() -> None:
+    """_boot.py's littlefs numbers are pyunik.disk's: either side reads what the other wrote."""
+    constants = {
+        node.targets[0].id: node.value.value  # type: ignore[attr-defined]
+        for node in ast.parse(BOOT_PY.read_text()).body
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant)
+    }
+    for name in ("SECTOR", "LFS_BLOCK_SIZE", "LFS_READ_SIZE", "LFS_PROG_SIZE", "LFS_LOOKAHEAD"):
+        assert constants[name] == getattr(disk, name), name
+
+
+@pytest.mark.parametrize("fs", disk.FILESYSTEMS)
+def test_create_fill_list_read_write(tmp_path: Path, fs: str) -> None:
+    src = tmp_path / "src"
+    (src / "sub").mkdir(parents=True)
+    (src / "a.txt").write_bytes(b"alpha")
+    (src / "sub" / "b.bin").write_bytes(bytes(range(256)) * 20)
+    img = tmp_path / "d.img"
+    disk.create(img, fs, 1 << 20, src)
+    assert img.stat().st_size == 1 << 20
+    assert disk.detect(img) == fs
+    entries = {e.path: e for e in disk.walk(img)}
+    assert entries["/a.txt"].size == 5
+    assert entries["/sub"].is_dir
+    assert disk.read(img, "/sub/b.bin") == bytes(range(256)) * 20
+    disk.write(img, "/a.txt", b"changed")
+    assert disk.read(img, "/a.txt") == b"changed"
+
+
+def test_bad_input_is_one_clear_error(tmp_path: Path) -> None:
+    img = tmp_path / "d.img"
+    with pytest.raises(disk.DiskError, match="multiple of 4096"):
+        disk.create(img, "lfs", 1000)
+    with pytest.raises(disk.DiskError, match="use one of lfs, fat"):
+        disk.create(img, "ext4", 1 << 20)
+    with pytest.raises(disk.DiskError, match="not a size"):
+        disk.parse_size("lots")
+    img.write_bytes(bytes(1 << 16))
+    with pytest.raises(disk.DiskError, match="neither littlefs nor FAT"):
+        disk.read(img, "/x")
+    assert disk.parse_size("16M") == 16 << 20
+
+
+def test_disk_args_per_machine(tmp_path: Path) -> None:
+    img = tmp_path / "a,b.img"
+    img.write_bytes(bytes(4096))
+    micro = vm.disk_args(boards.load("qemu-microvm-disk"), [img, img])
+    assert micro[1].startswith("file=") and ",," in micro[1] and "id=disk0" in micro[1]
+    assert micro[3] == "virtio-blk-device,drive=disk0" and micro[7] == "virtio-blk-device,drive=disk1"
+    q35 = vm.disk_args(boards.load("qemu-q35-disk"), [img])
+    assert q35[3] == "virtio-blk-pci,disable-legacy=on,drive=disk0"
+    with pytest.raises(vm.VmError, match=r"invoke disk\.create"):
+        vm.disk_args(boards.load("qemu-q35-disk"), [tmp_path / "missing.img"])
