@@ -53,3 +53,41 @@ def test_netfront_serves_dom0(xen_rig: XenRig, net_image: build.Image, dut) -> N
     )
     assert "b'from-dom0\\n'" in out, out
     domain.destroy()
+
+
+def test_a_thousand_connections_leak_nothing(xen_rig: XenRig, net_image: build.Image, dut) -> None:  # type: ignore[no-untyped-def]
+    domain = xen_rig.create(
+        net_image.elf,
+        "pyunik-conns",
+        memory_mb=32,
+        cmdline=f"ip={GUEST}/{xenrig.RIG_PREFIX} gw={xenrig.DOM0_ADDRESS}",
+        extra_config=[vif("00:16:3e:50:59:02")],
+    )
+    dut.expect_exact(b">>> ", timeout=90)
+    console = Console(dut)
+    # An asyncio echo server that stops after 1,000 connections, then
+    # reports the heap in use before and after (both after a collection).
+    console.run(
+        "import asyncio, gc; "
+        "exec('async def serve():\\n"
+        "    done = asyncio.Event(); count = [0]\\n"
+        "    async def echo(r, w):\\n"
+        "        w.write(await r.read(64)); await w.drain(); w.close(); await w.wait_closed()\\n"
+        "        count[0] += 1\\n"
+        "        if count[0] == 1000: done.set()\\n"
+        '    srv = await asyncio.start_server(echo, "0.0.0.0", 7)\\n'
+        "    await done.wait(); srv.close(); await srv.wait_closed()')"
+    )
+    console.run("gc.collect(); before = gc.mem_alloc()")
+    console.keys(b"asyncio.run(serve()); gc.collect(); print('GROWTH', gc.mem_alloc() - before)\r")
+    # 1,000 clients from dom0, one after another, each bounded by nc's -w.
+    status, out = xen_rig.sh(
+        f"i=0; ok=0; while [ $i -lt 1000 ]; do r=$(echo x$i | nc -w 5 {GUEST} 7); "
+        f'[ "$r" = "x$i" ] && ok=$((ok+1)); i=$((i+1)); done; echo OK=$ok',
+        timeout=900,
+    )
+    assert status == 0 and "OK=1000" in out, out
+    growth = int(dut.expect(rb"GROWTH (-?\d+)", timeout=120).group(1))
+    # The heap holds what it held before, give or take a few small objects.
+    assert growth < 4096, growth
+    domain.destroy()
