@@ -10,9 +10,8 @@
 # - source (TCP): reads a decimal count and a newline, sends that many bytes
 #   and closes.
 # Every connection that is idle for `timeout_ms` is closed.
-import socket
-
 import asyncio
+import socket
 from asyncio import core
 
 BUF = 4096

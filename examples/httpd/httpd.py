@@ -9,11 +9,10 @@
 # never sends, or dribbles a byte at a time (slowloris), is dropped. Past
 # `max_conns` open connections a new one gets 503 and is closed, so a flood
 # costs a bounded amount of memory.
+import asyncio
 import gc
 import json
 import sys
-
-import asyncio
 
 HEAD_LIMIT = 8192  # bytes of request line + headers
 BODY_LIMIT = 65536  # a request body larger than this is refused (413)
@@ -111,10 +110,7 @@ def _is_token(word):
     # Methods and header names are RFC 9110 tokens: no controls, spaces or separators.
     if not word:
         return False
-    for c in word:
-        if c <= 32 or c >= 127 or c in b'"(),/:;<=>?@[\\]{}':
-            return False
-    return True
+    return all(not (c <= 32 or c >= 127 or c in b'"(),/:;<=>?@[\\]{}') for c in word)
 
 
 def parse_head(head):
@@ -212,10 +208,7 @@ class Server:
             if length:
                 await asyncio.wait_for_ms(conn.body(length), self.timeout_ms)
             connection = headers.get(b"connection", b"").lower()
-            if version == b"HTTP/1.1":
-                keep_alive = connection != b"close"
-            else:
-                keep_alive = connection == b"keep-alive"
+            keep_alive = connection != b"close" if version == b"HTTP/1.1" else connection == b"keep-alive"
             status, body, ctype = self.route(method, target)
             self.stats.requests += 1
             keep_alive = keep_alive and status != 405

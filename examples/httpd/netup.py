@@ -30,7 +30,5 @@ async def wait_for_address(timeout_ms=15000):
             return addr
         if time.ticks_diff(time.ticks_ms(), start) > timeout_ms:
             up = nic.isconnected() if hasattr(nic, "isconnected") else "unknown"
-            raise OSError(
-                110, "no IPv4 address after %d ms (link up: %s)" % (timeout_ms, up)
-            )  # 110: ETIMEDOUT
+            raise OSError(110, "no IPv4 address after %d ms (link up: %s)" % (timeout_ms, up))  # 110: ETIMEDOUT
         await asyncio.sleep_ms(20)
