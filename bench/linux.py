@@ -20,7 +20,8 @@ takes 500 ms") calls for, built here rather than assumed:
   (pyunik's frozen cmdline module, netup, a pvboot stand-in). With
   ``net=dhcp`` on the kernel command line /init loads the modules, brings
   eth0 up and takes a DHCP lease with busybox udhcpc, which stays in the
-  background renewing it (as pyunik's lwIP does); ``appopts=a=1,b=2`` becomes
+  background renewing it (as pyunik's lwIP does), or with ``ip=ADDR/PREFIX
+  gw=GW`` sets that address (pyunik's words for it); ``appopts=a=1,b=2`` becomes
   the app's "kernel command line" ``a=1 b=2`` (PYUNIK_CMDLINE).
 
 It boots under the same QEMU settings as pyunik's board (pyunik.vm.qemu_command).
@@ -94,8 +95,14 @@ if [ -n "$net" ]; then
     done
     ip link set lo up
     ip link set eth0 up
-    # Without -q udhcpc goes to the background once bound and renews the lease.
-    udhcpc -i eth0 -s /bin/udhcpc.script -t 20 -T 1 -A 1 -n >/dev/null || echo "init: no DHCP lease"
+    if [ -n "$ip" ]; then
+        # ip=ADDR/PREFIX gw=GW, the words pyunik reads (Debian's kernel has no IP_PNP).
+        ip addr add "$ip" dev eth0
+        if [ -n "$gw" ]; then ip route add default via "$gw"; fi
+    else
+        # Without -q udhcpc goes to the background once bound and renews the lease.
+        udhcpc -i eth0 -s /bin/udhcpc.script -t 20 -T 1 -A 1 -n >/dev/null || echo "init: no DHCP lease"
+    fi
     echo "init: eth0 $(ip -4 -o addr show dev eth0)"
 fi
 export PYUNIK_CMDLINE="$(echo "$appopts" | tr , ' ')"
