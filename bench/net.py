@@ -303,54 +303,57 @@ def ping(guest: Guest, memory: str, count: int) -> dict[str, Any]:
     }
 
 
-def serves_thirty(guest: Guest, memory: str) -> bool:
-    """Does the guest at -m ``memory`` answer 30 concurrent keep-alive clients (2 requests each)?"""
+def serves_thirty(guest: Guest, memory: str) -> str | None:
+    """None when the guest at -m ``memory`` answers 30 concurrent keep-alive
+    clients (2 requests each); else what went wrong."""
     from concurrent.futures import ThreadPoolExecutor
 
     port = free_port()
+
+    def client(_: int) -> int:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        try:
+            ok = 0
+            for _ in range(2):
+                conn.request("GET", "/")
+                resp = conn.getresponse()
+                ok += resp.status == 200 and len(resp.read()) > 0
+            return ok
+        finally:
+            conn.close()
+
     try:
-        with serving(guest, "httpd", memory, [user_net({HTTP_PORT: port})], timeout=BOOT_TIMEOUT[guest.name] / 2):
-
-            def client(_: int) -> int:
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
-                try:
-                    ok = 0
-                    for _ in range(2):
-                        conn.request("GET", "/")
-                        resp = conn.getresponse()
-                        ok += resp.status == 200 and len(resp.read()) > 0
-                    return ok
-                finally:
-                    conn.close()
-
+        with serving(guest, "httpd", memory, [user_net({HTTP_PORT: port})]):
             with ThreadPoolExecutor(30) as pool:
                 results = list(pool.map(client, range(30), timeout=60))
-            return results == [2] * 30
-    except (common.BenchError, OSError, http.client.HTTPException, TimeoutError):
-        return False
+            return None if results == [2] * 30 else f"answers per client: {results}"
+    except (common.BenchError, OSError, http.client.HTTPException, TimeoutError) as exc:
+        return f"{type(exc).__name__}: {str(exc)[-300:]}"
 
 
 def least_memory(guest: Guest, quick: bool) -> dict[str, Any]:
+    """Bisection of -m: pyunik in KiB steps from 1 MiB, Linux in MiB steps from 32 MiB, up to 256 MiB."""
     tries: list[dict[str, Any]] = []
     if guest.name == "pyunik":
-        unit, low, high = (256 if quick else 64), 1024, 32 * 1024  # KiB
+        step, low, high = (256 if quick else 64), 1024, 32 * 1024  # KiB
+    else:
+        step, low, high = (16 if quick else 4) * 1024, 32 * 1024, 256 * 1024
 
-        def works(units: int) -> bool:
-            ok = serves_thirty(guest, f"{units * unit}K")
-            tries.append({"kib": units * unit, "serves_30": ok})
-            return ok
-
-        found = boot.bisect_least(works, low // unit, high // unit, tries)
-        return {"least_kib": None if found is None else found * unit, "step_kib": unit, "tries": tries}
-    unit, low, high = (16 if quick else 4), 32, 256  # MiB
-
-    def works_mib(units: int) -> bool:
-        ok = serves_thirty(guest, f"{units * unit}M")
-        tries.append({"mib": units * unit, "serves_30": ok})
+    def works(units: int) -> bool:
+        # A size fails only when it fails twice: under TCG on a shared host a
+        # client can time out for reasons that have nothing to do with memory.
+        failures = []
+        for _ in range(2):
+            failure = serves_thirty(guest, f"{units * step}K")
+            if failure is None:
+                break
+            failures.append(failure)
+        ok = len(failures) < 2
+        tries.append({"kib": units * step, "serves_30": ok, "failures": failures})
         return ok
 
-    found = boot.bisect_least(works_mib, low // unit, high // unit, tries)
-    return {"least_kib": None if found is None else found * unit * 1024, "step_kib": unit * 1024, "tries": tries}
+    found = boot.bisect_least(works, low // step, high // step, tries)
+    return {"least_kib": None if found is None else found * step, "step_kib": step, "tries": tries}
 
 
 # ---- the run -----------------------------------------------------------------

@@ -242,7 +242,7 @@ class Server:
             except OSError:
                 pass
 
-    async def serve(self, address="0.0.0.0", backlog=16):
+    async def serve(self, address="0.0.0.0", backlog=32):
         server = await asyncio.start_server(self.handle, address, self.port, backlog)
         print("httpd: listening on %s:%d" % (address, self.port))
         await server.wait_closed()
