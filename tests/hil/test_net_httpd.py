@@ -68,3 +68,17 @@ def test_ten_megabytes_of_headers(httpd: nc.Endpoint) -> None:
 def test_a_thousand_connections_do_not_leak(httpd: nc.Endpoint) -> None:
     seen = nc.check_connection_churn(httpd, connections=1000)
     print(f"\n1000 connections: heap in use grew by {seen['grew']} bytes")
+
+
+def test_q35_modern_virtio_pci_serves_too(image_for) -> None:  # type: ignore[no-untyped-def]
+    """The same app on qemu-q35-net (virtio-net-pci, modern only, MSI-X): a smoke test."""
+    image = image_for(netguest.Q35_NET, EXAMPLES / "httpd")
+    port = netguest.free_port()
+    guest = netguest.boot(image, [netguest.hostfwd((port, 80))])
+    try:
+        guest.read_until(b"httpd: listening", 60)
+        ep = nc.Endpoint("127.0.0.1", port)
+        nc.check_page_and_json(ep)
+        nc.check_keep_alive_and_pipelining(ep, requests=3)
+    finally:
+        guest.stop()
