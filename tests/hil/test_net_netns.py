@@ -108,7 +108,7 @@ def test_pings_both_ways_and_dns_through_a_server_in_the_namespace(ns: netns.Nam
                 "120",
                 f"{DNS_NAME}=192.168.117.77",
             ]
-        ),  # fmt: skip
+        ),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
