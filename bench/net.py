@@ -112,7 +112,7 @@ def pyunik_guest() -> Guest:
 
     def argv(app: str, memory: str, net: list[str], options: str) -> list[str]:
         image = images[app]
-        command = vm.qemu_command(  # type: ignore[call-arg]
+        command = vm.qemu_command(
             image.board,
             image.stripped,
             serial="stdio",

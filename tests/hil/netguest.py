@@ -117,7 +117,7 @@ def boot(
 ) -> NetGuest:
     """Boot ``image`` with a NIC on each of ``net`` (netdev specs), under ``wrap`` (e.g. ip netns exec)."""
     line = " ".join(w for w in (image.board.vm.cmdline, cmdline) if w)
-    command = vm.qemu_command(  # type: ignore[call-arg]
+    command = vm.qemu_command(
         image.board,
         image.elf,
         serial="stdio",

@@ -8,7 +8,10 @@ image in tests/hil/test_net_apps.py.
 
 from __future__ import annotations
 
+import json
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -78,3 +81,15 @@ def test_echo_tcp_udp_discard_source(micropython: Path) -> None:
         nc.check_tcp_echo(nc.Endpoint("127.0.0.1", echo))
         nc.check_udp_echo(nc.Endpoint("127.0.0.1", echo))
         nc.check_discard_and_source(nc.Endpoint("127.0.0.1", discard), nc.Endpoint("127.0.0.1", source))
+        # The network benchmark's own client (bench/netclient.py) against the same servers.
+        for args in (("echo-rtt", echo, 50, 64), ("bulk-up", discard, 1 << 20), ("bulk-down", source, 1 << 20)):
+            done = subprocess.run(
+                [sys.executable, "-m", "bench.netclient", args[0], "127.0.0.1", *map(str, args[1:])],
+                cwd=unixapp.ROOT,
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            assert done.returncode == 0, done.stderr
+            result = json.loads(done.stdout)
+            assert len(result["rtt_us"]) == 50 if args[0] == "echo-rtt" else result["bytes"] == 1 << 20
