@@ -166,7 +166,8 @@ def chart_net(net: dict[str, Any], path: Path) -> None:
         shown = [v if v is not None else 0 for v in vals]
         ax.bar(names, shown, color=["#1f77b4" if n == "pyunik" else "#ff7f0e" for n in names])
         for x, v in enumerate(vals):
-            ax.text(x, (v or 0), "n/a" if v is None else f"{v:,.3g}", ha="center", va="bottom", fontsize=9)
+            label = "n/a" if v is None else f"{v:,.3g}" if v < 1000 else f"{v:,.0f}"
+            ax.text(x, (v or 0), label, ha="center", va="bottom", fontsize=9)
         ax.set_title(f"{title}\n({better})", fontsize=9)
         ax.set_ylim(0, max([*shown, 1e-9]) * 1.25)
         ax.tick_params(labelsize=8)
