@@ -265,14 +265,17 @@ def _busybox() -> Path:
     return BUSYBOX
 
 
-_initramfs: Path | None = None
+_initramfs: dict[bool, Path] = {}
 
 
-def initramfs(micropython: Path) -> Path:
-    """build/bench/linux/initramfs.cpio.gz, written once per run (it takes a fraction of a second)."""
-    global _initramfs
-    if _initramfs is not None:
-        return _initramfs
+def initramfs(micropython: Path, net: bool = False) -> Path:
+    """build/bench/linux/initramfs[-net].cpio.gz, written once per run (it takes a fraction of a second).
+
+    With ``net`` it also holds the virtio-net modules and the network apps; the
+    boot, memory and asyncio benchmarks keep the smaller one they always had.
+    """
+    if net in _initramfs:
+        return _initramfs[net]
     archive = Cpio()
     for d in ("bin", "dev", "proc", "sys", "tmp", "bench", "lib", "lib64", "lib/x86_64-linux-gnu"):
         archive.directory(d)
@@ -291,6 +294,17 @@ def initramfs(micropython: Path) -> Path:
         archive.file(f"lib/micropython/asyncio/{module.name}", module.read_bytes())
     for prog in sorted(common.PROGRAMS.glob("*.py")):
         archive.file(f"bench/{prog.name}", prog.read_bytes())
+    if net:
+        _add_network(archive)
+    OUT.mkdir(parents=True, exist_ok=True)
+    path = OUT / ("initramfs-net.cpio.gz" if net else "initramfs.cpio.gz")
+    path.write_bytes(gzip.compress(archive.finish(), compresslevel=6, mtime=0))
+    _initramfs[net] = path
+    return path
+
+
+def _add_network(archive: Cpio) -> None:
+    """The virtio-net modules, udhcpc's hook, the network apps and what they import."""
     archive.directory("lib/modules")
     for name, ko in net_modules().items():
         archive.file(f"lib/modules/{name}.ko", ko.read_bytes())
@@ -303,11 +317,6 @@ def initramfs(micropython: Path) -> Path:
         for module in sorted((common.ROOT / "examples" / app).glob("*.py")):
             if module.name != "manifest.py":
                 archive.file(f"apps/{app}/{module.name}", module.read_bytes())
-    OUT.mkdir(parents=True, exist_ok=True)
-    path = OUT / "initramfs.cpio.gz"
-    path.write_bytes(gzip.compress(archive.finish(), compresslevel=6, mtime=0))
-    _initramfs = path
-    return path
 
 
 def argv(board_name: str, memory: str, init_args: str = "", net: Sequence[str] = (), options: str = "") -> list[str]:
@@ -319,7 +328,7 @@ def argv(board_name: str, memory: str, init_args: str = "", net: Sequence[str] =
     more kernel parameters (``net=dhcp appopts=port=80``).
     """
     vmlinuz, _ = kernel()
-    initrd = initramfs(unixport.build())
+    initrd = initramfs(unixport.build(), net=bool(net))
     line = kernel_args() + (f" {options}" if options else "") + (f" -- {init_args}" if init_args else "")
     board = boards.load(board_name)
     extra = ["-initrd", str(initrd), "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04", "-no-reboot"]
