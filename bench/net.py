@@ -321,7 +321,10 @@ def serves_thirty(guest: Guest, memory: str) -> str | None:
 
     port = free_port()
     try:
-        with serving(guest, "httpd", memory, [user_net({HTTP_PORT: port})], timeout=LEAST_BOOT_TIMEOUT[guest.name]):
+        # timeout=60: no connection is dropped as idle while the others are being opened.
+        with serving(
+            guest, "httpd", memory, [user_net({HTTP_PORT: port})], "timeout=60", timeout=LEAST_BOOT_TIMEOUT[guest.name]
+        ):
             conns = [http.client.HTTPConnection("127.0.0.1", port, timeout=30) for _ in range(30)]
             try:
                 for conn in conns:
