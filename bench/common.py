@@ -254,6 +254,19 @@ def image(board_name: str) -> builder.Image:
     return _images[board_name]
 
 
+_app_images: dict[tuple[str, Path], builder.Image] = {}
+
+
+def app_image(board_name: str, app: Path) -> builder.Image:
+    """The board's image with ``app`` frozen in (build/bench/images/BOARD/apps/NAME), built once per run."""
+    key = (board_name, app)
+    if key not in _app_images:
+        log(f"building {board_name} with {app.relative_to(ROOT)}")
+        with _bench_build_root():
+            _app_images[key] = builder.build(boards.load(board_name), app=builder.App.load(app))
+    return _app_images[key]
+
+
 def pyunik_argv(board_name: str, memory: str | None = None) -> list[str]:
     """QEMU argv for the board's image as bench/boot.py makes it (`invoke run`'s, on
     the stripped ELF), plus -no-reboot: a triple fault then ends QEMU instead

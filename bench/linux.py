@@ -13,7 +13,16 @@ takes 500 ms") calls for, built here rather than assumed:
   asyncio from the same tree, the device-side benchmark programs, and an
   /init that either execs the REPL (timed to its first prompt like pyunik)
   or runs one program and powers off through isa-debug-exit with the
-  program's status.
+  program's status;
+- for the network benchmark, the kernel's own virtio and virtio_net modules
+  (Debian builds them as modules: VIRTIO_NET=m, VIRTIO_MMIO=m, VIRTIO_PCI=m),
+  taken from the same .deb, and the examples/ apps with what they import
+  (pyunik's frozen cmdline module, netup, a pvboot stand-in). With
+  ``net=dhcp`` on the kernel command line /init loads the modules, brings
+  eth0 up and takes a DHCP lease with busybox udhcpc, which stays in the
+  background renewing it (as pyunik's lwIP does), or with ``ip=ADDR/PREFIX
+  gw=GW`` sets that address (pyunik's words for it); ``appopts=a=1,b=2`` becomes
+  the app's "kernel command line" ``a=1 b=2`` (PYUNIK_CMDLINE).
 
 It boots under the same QEMU settings as pyunik's board (pyunik.vm.qemu_command).
 The cpio archive is written here in Python: no cpio package needed.
@@ -25,6 +34,7 @@ import gzip
 import io
 import re
 import stat
+from collections.abc import Sequence
 from pathlib import Path
 
 from bench import common, unixport
@@ -78,6 +88,24 @@ INIT = """\
 mount -t proc proc /proc
 mount -t devtmpfs devtmpfs /dev
 export PATH=/bin HOME=/ TERM=dumb MICROPYPATH=.frozen:/lib/micropython
+# Unknown key=value kernel parameters reach /init as environment variables.
+if [ -n "$net" ]; then
+    for m in %(modules)s; do
+        insmod /lib/modules/$m.ko || echo "init: insmod $m failed"
+    done
+    ip link set lo up
+    ip link set eth0 up
+    if [ -n "$ip" ]; then
+        # ip=ADDR/PREFIX gw=GW, the words pyunik reads (Debian's kernel has no IP_PNP).
+        ip addr add "$ip" dev eth0
+        if [ -n "$gw" ]; then ip route add default via "$gw"; fi
+    else
+        # Without -q udhcpc goes to the background once bound and renews the lease.
+        udhcpc -i eth0 -s /bin/udhcpc.script -t 20 -T 1 -A 1 -n >/dev/null || echo "init: no DHCP lease"
+    fi
+    echo "init: eth0 $(ip -4 -o addr show dev eth0)"
+fi
+export PYUNIK_CMDLINE="$(echo "$appopts" | tr , ' ')"
 if [ $# -eq 0 ]; then
     exec micropython
 fi
@@ -87,7 +115,34 @@ printf "\\\\$(printf %03o $status)" | dd of=/dev/port bs=1 seek=244 count=1 2>/d
 poweroff -f
 """
 
-BUSYBOX_APPLETS = ("sh", "mount", "printf", "dd", "poweroff", "cat")
+#: Load order of the virtio and virtio-net modules (each after what it uses).
+NET_MODULES = (
+    "virtio_ring",
+    "virtio",
+    "virtio_mmio",
+    "virtio_pci_legacy_dev",
+    "virtio_pci_modern_dev",
+    "virtio_pci",
+    "failover",
+    "net_failover",
+    "virtio_net",
+)
+INIT = INIT.replace("%(modules)s", " ".join(NET_MODULES))
+
+UDHCPC_SCRIPT = """\
+#!/bin/sh
+# busybox udhcpc's hook: put the lease on the interface ($mask is a prefix length).
+case "$1" in
+deconfig) ip addr flush dev "$interface" ;;
+bound | renew)
+    ip addr flush dev "$interface"
+    ip addr add "$ip/$mask" dev "$interface"
+    if [ -n "$router" ]; then ip route replace default via "${router%% *}" dev "$interface"; fi
+    ;;
+esac
+"""
+
+BUSYBOX_APPLETS = ("sh", "mount", "printf", "dd", "poweroff", "cat", "echo", "tr", "insmod", "ip", "udhcpc", "sleep")
 
 
 def kernel_package() -> str:
@@ -97,6 +152,38 @@ def kernel_package() -> str:
     if match is None:
         raise common.BenchError(f"apt-cache depends linux-image-amd64 names no kernel package:\n{out}")
     return match.group(1)
+
+
+def net_modules() -> dict[str, Path]:
+    """The virtio-net modules (name -> .ko) from the kernel's .deb, unpacked once next to its vmlinuz."""
+    _, package = kernel()
+    target = OUT / package
+    found = {ko.stem: ko for ko in target.glob("lib/modules/*/kernel/**/*.ko")}
+    if not all(m in found for m in NET_MODULES):
+        deb = sorted((OUT / "debs").glob(f"{package}_*.deb"))
+        if not deb:
+            raise common.BenchError(f"no {package}_*.deb in {OUT / 'debs'}")
+        wanted = ("drivers/virtio/*", "drivers/net/virtio_net", "drivers/net/net_failover", "net/core/failover")
+        patterns = " ".join(f"'./lib/modules/*/kernel/{w}.ko'" for w in wanted)
+        common.check(
+            ["sh", "-c", f"dpkg-deb --fsys-tarfile '{deb[-1]}' | tar -x -C '{target}' --wildcards {patterns}"],
+            timeout=600,
+            what="dpkg-deb (modules)",
+        )
+        found = {ko.stem: ko for ko in target.glob("lib/modules/*/kernel/**/*.ko")}
+    missing = [m for m in NET_MODULES if m not in found]
+    if missing:
+        raise common.BenchError(f"{package} has no {', '.join(missing)}.ko")
+    return {m: found[m] for m in NET_MODULES}
+
+
+#: The network examples and what they import, as the unix port finds them in the guest.
+APPS = ("httpd", "echo")
+APP_LIBRARY = (
+    common.ROOT / "examples" / "httpd" / "netup.py",
+    common.ROOT / "port" / "frozen" / "cmdline.py",
+    common.ROOT / "bench" / "unixshim" / "pvboot.py",
+)
 
 
 def kernel() -> tuple[Path, str]:
@@ -178,14 +265,17 @@ def _busybox() -> Path:
     return BUSYBOX
 
 
-_initramfs: Path | None = None
+_initramfs: dict[bool, Path] = {}
 
 
-def initramfs(micropython: Path) -> Path:
-    """build/bench/linux/initramfs.cpio.gz, written once per run (it takes a fraction of a second)."""
-    global _initramfs
-    if _initramfs is not None:
-        return _initramfs
+def initramfs(micropython: Path, net: bool = False) -> Path:
+    """build/bench/linux/initramfs[-net].cpio.gz, written once per run (it takes a fraction of a second).
+
+    With ``net`` it also holds the virtio-net modules and the network apps; the
+    boot, memory and asyncio benchmarks keep the smaller one they always had.
+    """
+    if net in _initramfs:
+        return _initramfs[net]
     archive = Cpio()
     for d in ("bin", "dev", "proc", "sys", "tmp", "bench", "lib", "lib64", "lib/x86_64-linux-gnu"):
         archive.directory(d)
@@ -204,29 +294,57 @@ def initramfs(micropython: Path) -> Path:
         archive.file(f"lib/micropython/asyncio/{module.name}", module.read_bytes())
     for prog in sorted(common.PROGRAMS.glob("*.py")):
         archive.file(f"bench/{prog.name}", prog.read_bytes())
+    if net:
+        _add_network(archive)
     OUT.mkdir(parents=True, exist_ok=True)
-    path = OUT / "initramfs.cpio.gz"
+    path = OUT / ("initramfs-net.cpio.gz" if net else "initramfs.cpio.gz")
     path.write_bytes(gzip.compress(archive.finish(), compresslevel=6, mtime=0))
-    _initramfs = path
+    _initramfs[net] = path
     return path
 
 
-def argv(board_name: str, memory: str, init_args: str = "") -> list[str]:
+def _add_network(archive: Cpio) -> None:
+    """The virtio-net modules, udhcpc's hook, the network apps and what they import."""
+    archive.directory("lib/modules")
+    for name, ko in net_modules().items():
+        archive.file(f"lib/modules/{name}.ko", ko.read_bytes())
+    archive.file("bin/udhcpc.script", UDHCPC_SCRIPT.encode(), 0o755)
+    for module in APP_LIBRARY:
+        archive.file(f"lib/micropython/{module.name}", module.read_bytes())
+    archive.directory("apps")
+    for app in APPS:
+        archive.directory(f"apps/{app}")
+        for module in sorted((common.ROOT / "examples" / app).glob("*.py")):
+            if module.name != "manifest.py":
+                archive.file(f"apps/{app}/{module.name}", module.read_bytes())
+
+
+def argv(board_name: str, memory: str, init_args: str = "", net: Sequence[str] = (), options: str = "") -> list[str]:
     """QEMU argv that boots the Linux guest under the board's machine settings.
 
     ``init_args`` (e.g. "-X heapsize=... /bench/alloc.py") are passed to
-    /init after "--"; none: the guest ends at the REPL.
+    /init after "--"; none: the guest ends at the REPL. ``net`` is a list of
+    netdev specs for pyunik.vm (the board's NIC model on each), ``options``
+    more kernel parameters (``net=dhcp appopts=port=80``).
     """
     vmlinuz, _ = kernel()
-    initrd = initramfs(unixport.build())
-    line = kernel_args() + (f" -- {init_args}" if init_args else "")
+    initrd = initramfs(unixport.build(), net=bool(net))
+    line = kernel_args() + (f" {options}" if options else "") + (f" -- {init_args}" if init_args else "")
+    board = boards.load(board_name)
+    extra = ["-initrd", str(initrd), "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04", "-no-reboot"]
+    if net and board.vm.machine == "microvm":
+        # The modern (version 2) virtio-mmio transport pyunik's virtio plugin asks for. ACPI stays
+        # on, unlike pyunik's acpi=off: Debian's kernel finds virtio-mmio devices only in the ACPI
+        # tables (it is built without VIRTIO_MMIO_CMDLINE_DEVICES).
+        extra += ["-global", "virtio-mmio.force-legacy=false"]
     command = vm.qemu_command(
-        boards.load(board_name),
+        board,
         vmlinuz,
         serial="stdio",
         memory=memory,
         cmdline=line,
-        extra=["-initrd", str(initrd), "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04", "-no-reboot"],
+        extra=extra,
+        net=list(net),
     )
     return list(command.argv)
 

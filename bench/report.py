@@ -137,12 +137,54 @@ def chart_asyncio(aio: dict[str, Any], path: Path) -> None:
     plt.close(fig)
 
 
+NET_PANELS = (
+    ("http_rps_c1", "HTTP requests/s, 1 connection", "higher is better"),
+    ("http_rps_c30", "HTTP requests/s, 30 connections", "higher is better"),
+    ("echo_rtt_p50_us", "TCP echo RTT p50 (us)", "lower is better"),
+    ("ping_p50_ms", "ping RTT p50 (ms)", "lower is better"),
+    ("bulk_up_mb_s", "bulk TCP host -> guest (MB/s)", "higher is better"),
+    ("bulk_down_mb_s", "bulk TCP guest -> host (MB/s)", "higher is better"),
+    ("first_response_ms", "boot -> first HTTP response (ms)", "lower is better"),
+    ("least_mib", "least -m serving 30 connections (MiB)", "lower is better"),
+)
+
+
+def chart_net(net: dict[str, Any], path: Path) -> None:
+    plt = _plt()
+    plats = net["platforms"]
+    names = [n for n in ("pyunik", "linux-guest") if n in plats]
+
+    def value(name: str, metric: str) -> float | None:
+        if metric == "least_mib":
+            kib = plats[name].get("least_memory", {}).get("least_kib")
+            return None if kib is None else kib / 1024
+        return plats[name].get(metric)
+
+    fig, axes = plt.subplots(2, 4, figsize=(14, 5.5))
+    for ax, (metric, title, better) in zip(axes.flat, NET_PANELS, strict=True):
+        vals = [value(n, metric) for n in names]
+        shown = [v if v is not None else 0 for v in vals]
+        ax.bar(names, shown, color=["#1f77b4" if n == "pyunik" else "#ff7f0e" for n in names])
+        for x, v in enumerate(vals):
+            label = "n/a" if v is None else f"{v:,.3g}" if v < 1000 else f"{v:,.0f}"
+            ax.text(x, (v or 0), label, ha="center", va="bottom", fontsize=9)
+        ax.set_title(f"{title}\n({better})", fontsize=9)
+        ax.set_ylim(0, max([*shown, 1e-9]) * 1.25)
+        ax.tick_params(labelsize=8)
+    fig.suptitle(f"Network under QEMU TCG: examples/httpd and examples/echo, pyunik vs the unix port in a Linux guest "
+                 f"(-m {net.get('memory')}, same netdev)", fontsize=10)  # fmt: skip
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
 CHARTS = {
     "boot": chart_boot,
     "size": chart_size,
     "memory": chart_memory,
     "interpreter": chart_interpreter,
     "asyncio": chart_asyncio,
+    "net": chart_net,
 }
 
 
@@ -226,4 +268,34 @@ def markdown(results: dict[str, Any]) -> str:
                 f"qemu-user {_fmt(val(plats.get('qemu-user', {})), '', 0)} | "
                 f"{_fmt(rl, 'x', 2)} Linux (goal >= 1.6x), {_fmt(rq, 'x', 2)} qemu-user (goal >= 1.0x) |"
             )
+    net = results.get("net", {})
+    if "platforms" in net:
+        py, lx = net["platforms"].get("pyunik", {}), net["platforms"].get("linux-guest", {})
+        r = net.get("ratios", {})
+        rows = (
+            ("HTTP requests/s, 1 connection (wrk)", "http_rps_c1", 0, ">= 1.5x"),
+            ("HTTP requests/s, 30 connections (wrk)", "http_rps_c30", 0, ">= 1.5x"),
+            ("TCP echo RTT p50 (us)", "echo_rtt_p50_us", 0, "<= 0.6x"),
+            ("ping RTT p50, namespace + tap (ms)", "ping_p50_ms", 3, "<= 1.0x"),
+            ("bulk TCP host -> guest (MB/s)", "bulk_up_mb_s", 2, ">= 1.0x"),
+            ("bulk TCP guest -> host (MB/s)", "bulk_down_mb_s", 2, ">= 1.0x"),
+            ("boot -> first HTTP response (ms)", "first_response_ms", 0, "<= 0.1x"),
+        )
+        for label, metric, digits, goal in rows:
+            lines.append(
+                f"| {label} | {_fmt(py.get(metric), '', digits)} | Linux guest {_fmt(lx.get(metric), '', digits)} | "
+                f"{_fmt(r.get(f'{metric}: pyunik / linux-guest'), 'x', 2)} (goal {goal}) |"
+            )
+        least_py = py.get("least_memory", {}).get("least_kib")
+        least_lx = lx.get("least_memory", {}).get("least_kib")
+        lines.append(
+            f"| least -m serving 30 HTTP connections | {_fmt(least_py, 'K', 0)} | Linux guest {_fmt(least_lx, 'K', 0)} "
+            f"| goal <= 3 MiB |"
+        )
+        quiet, lquiet = py.get("idle", {}), lx.get("idle", {})
+        lines.append(
+            f"| idle, DHCP lease held: wake-ups/s, host CPU | {_fmt(quiet.get('wakeups_per_s'), '', 1)}, "
+            f"{_fmt(quiet.get('host_cpu_percent'), '%', 2)} | Linux guest {_fmt(lquiet.get('wakeups_per_s'), '', 1)}, "
+            f"{_fmt(lquiet.get('host_cpu_percent'), '%', 2)} | goal <= 2/s, < 1% |"
+        )
     return "\n".join(lines) + "\n"
