@@ -265,7 +265,11 @@ def debug(
     }
 )
 def test(c: Context, unit: bool = False, k: str = "") -> None:
-    """Run the host unit tests and the hardware-in-loop tests (QEMU)."""
+    """Run the host unit tests and the hardware-in-loop tests (QEMU).
+
+    Ends with the skipped tests and why (-ra, and tests/conftest.py's list);
+    with CI=true (as .ci/run sets) a skipped ci_required test fails the run.
+    """
     args = [sys.executable, "-m", "pytest", "-ra", "tests/unit" if unit else "tests"]
     if k:
         args += ["-k", k]
