@@ -264,7 +264,11 @@ def test_two_providers_of_exclusive_capability(tmp_path: Path, capability: str) 
 def test_two_clocks(tmp_path: Path) -> None:
     # Two fake clocks and none of the installed ones: the same two whatever is installed.
     manager = PluginManager(
-        extra=[fake("t-con", provides=("console",)), fake("t-c1", provides=("clock",)), fake("t-c2", provides=("clock",))],
+        extra=[
+            fake("t-con", provides=("console",)),
+            fake("t-c1", provides=("clock",)),
+            fake("t-c2", provides=("clock",)),
+        ],
         ignore=installed_providers("clock"),
     )
     board = make_board(tmp_path, '"t-con" = {}\n"t-c1" = {}\n"t-c2" = {}\n')
