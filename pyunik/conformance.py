@@ -410,9 +410,14 @@ def prepare_tree(micropython: Path, out_dir: Path) -> Path:
     return tree
 
 
-def build_unix_port(micropython: Path, jobs: int | None = None) -> Path:
+def build_unix_port(
+    micropython: Path, jobs: int | None = None, build_dir: Path | None = None, extra: Sequence[str] = ()
+) -> Path:
     """Build MicroPython's unix port (standard variant) from the pinned tree
-    into build/unix-port/; returns the binary. make keeps it incremental."""
+    into build/unix-port/ (or ``build_dir``, with more make arguments
+    ``extra``: the bench's tuned build); returns the binary. make keeps it
+    incremental."""
+    out = build_dir or UNIX_BUILD
     env = dict(os.environ)
     # makeversionhdr.py would ask git, which sees pyunik's repository around deps/.
     env.update(MICROPY_GIT_TAG=f"v{sources_version()}", MICROPY_GIT_HASH="pinned")
@@ -421,22 +426,23 @@ def build_unix_port(micropython: Path, jobs: int | None = None) -> Path:
         "-C",
         str(micropython / "ports" / "unix"),
         f"-j{jobs or os.cpu_count() or 1}",
-        f"BUILD={UNIX_BUILD}",
+        f"BUILD={out}",
         f"MICROPY_MPYCROSS={builder.mpy_cross_binary()}",
         *UNIX_MAKE_OPTIONS,
+        *extra,
     ]
-    UNIX_BUILD.mkdir(parents=True, exist_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
     # One make at a time in that directory: the benchmarks build it too.
-    with (UNIX_BUILD / ".lock").open("w") as lock:
+    with (out / ".lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         result = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
-    binary = UNIX_BUILD / "micropython"
+    binary = out / "micropython"
     if result.returncode != 0 or not binary.is_file():
-        (UNIX_BUILD / "make.log").write_text(result.stdout, encoding="utf-8")
+        (out / "make.log").write_text(result.stdout, encoding="utf-8")
         tail = result.stdout.strip().splitlines()[-1:] or ["(no output)"]
         raise ConformanceError(
             f"building the unix port failed (exit {result.returncode}): {tail[0]}; "
-            f"full log in {_shown(UNIX_BUILD / 'make.log')}"
+            f"full log in {_shown(out / 'make.log')}"
         )
     return binary
 
