@@ -6,14 +6,21 @@ takes 500 ms") calls for, built here rather than assumed:
 - the kernel is Debian's own (the package linux-image-amd64 depends on),
   fetched with `apt-get download` into build/bench/linux/ when the bench runs
   (never committed) and unpacked with dpkg-deb - only /boot/vmlinuz, not the
-  400 MB of modules, which a guest with its devices built in does not need;
+  400 MB of modules, which a guest with its devices built in does not need.
+  It boots as the uncompressed ELF vmlinux taken out of that bzImage (as the
+  Xen rig does for its dom0: pyunik.xenrig), through the same PVH entry as
+  pyunik, so that a boot time measures the OS and not an xz decompressor
+  under TCG; the bzImage is booted too, as a labelled second figure;
 - the initramfs (gzip, as Debian's own are) holds busybox-static (from the
   host's package, see bootstrap.sh), the MicroPython unix port built from
   the same pinned tree as pyunik with the glibc libraries it links against,
   asyncio from the same tree, the device-side benchmark programs, and an
   /init that either execs the REPL (timed to its first prompt like pyunik)
-  or runs one program and powers off through isa-debug-exit with the
-  program's status.
+  or runs one program (or a shell script, e.g. perf.sh: all of perf_bench)
+  and powers off through isa-debug-exit with the program's status. Both
+  unix-port builds are there (bench/unixport.py): `micropython` as upstream
+  builds it, `micropython-tuned` with pyunik's settings; `upy=` on the
+  kernel command line picks the one /init runs.
 
 It boots under the same QEMU settings as pyunik's board (pyunik.vm.qemu_command).
 The cpio archive is written here in Python: no cpio package needed.
@@ -30,6 +37,7 @@ from pathlib import Path
 from bench import common, unixport
 from pyunik import board as boards
 from pyunik import vm
+from pyunik.xenrig import XenRigError, _vmlinux_from_bzimage
 
 OUT = common.WORK / "linux"
 BUSYBOX = Path("/bin/busybox")
@@ -75,19 +83,46 @@ INIT = """\
 # console (the harness times its first prompt). With arguments (the kernel
 # command line after --): run micropython with them, then power off through
 # isa-debug-exit (port 0xf4) with its exit status.
+# upy= on the kernel command line (the kernel hands it to /init as an
+# environment variable) names the unix-port build: micropython or micropython-tuned.
 mount -t proc proc /proc
 mount -t devtmpfs devtmpfs /dev
 export PATH=/bin HOME=/ TERM=dumb MICROPYPATH=.frozen:/lib/micropython
+upy=${upy:-micropython}
 if [ $# -eq 0 ]; then
-    exec micropython
+    exec $upy
 fi
-micropython "$@"
+case "$1" in
+    *.sh) sh "$@" ;;
+    *) $upy "$@" ;;
+esac
 status=$?
 printf "\\\\$(printf %03o $status)" | dd of=/dev/port bs=1 seek=244 count=1 2>/dev/null
 poweroff -f
 """
 
-BUSYBOX_APPLETS = ("sh", "mount", "printf", "dd", "poweroff", "cat")
+BUSYBOX_APPLETS = ("sh", "mount", "printf", "dd", "poweroff", "cat", "tail", "basename")
+
+#: /bench/perf.sh HEAP ROUNDS: every perf_bench program (bench/interpreter.py
+#: assembles them into /bench/perf/) with each unix-port build, a fresh process
+#: each; one line per run: "PERF <program> <build> <the program's last line>".
+PERF_SH = """\
+heap=$1
+rounds=$2
+i=0
+while [ $i -lt $rounds ]; do
+    for f in /bench/perf/*.py; do
+        for b in micropython micropython-tuned; do
+            echo "PERF $(basename $f .py) $b $($b -X heapsize=$heap $f 2>&1 | tail -n 1)"
+        done
+    done
+    i=$((i + 1))
+done
+"""
+#: The name of each unix-port build in the guest.
+GUEST_BINARIES = {unixport.UPSTREAM: "micropython", unixport.TUNED: "micropython-tuned"}
+#: How the guest's kernel is booted: the ELF vmlinux (the headline) or Debian's bzImage.
+VMLINUX, BZIMAGE = "vmlinux", "bzImage"
 
 
 def kernel_package() -> str:
@@ -123,6 +158,20 @@ def kernel() -> tuple[Path, str]:
     if not found:
         raise common.BenchError(f"{deb[-1].name} has no /boot/vmlinuz-*")
     return found[0], package
+
+
+def vmlinux() -> Path:
+    """The uncompressed ELF vmlinux of the same package, taken out of its bzImage once."""
+    vmlinuz, package = kernel()
+    target = OUT / package / "vmlinux"
+    if not target.exists():
+        try:
+            data = _vmlinux_from_bzimage(vmlinuz.read_bytes())
+        except XenRigError as exc:
+            raise common.BenchError(f"{vmlinuz}: {exc}") from None
+        target.with_suffix(".tmp").write_bytes(data)
+        target.with_suffix(".tmp").rename(target)
+    return target
 
 
 class Cpio:
@@ -181,22 +230,31 @@ def _busybox() -> Path:
 _initramfs: Path | None = None
 
 
-def initramfs(micropython: Path) -> Path:
+def initramfs() -> Path:
     """build/bench/linux/initramfs.cpio.gz, written once per run (it takes a fraction of a second)."""
+    from bench import interpreter  # the perf_bench programs as assembled for every platform
+
     global _initramfs
     if _initramfs is not None:
         return _initramfs
     archive = Cpio()
-    for d in ("bin", "dev", "proc", "sys", "tmp", "bench", "lib", "lib64", "lib/x86_64-linux-gnu"):
+    for d in ("bin", "dev", "proc", "sys", "tmp", "bench", "bench/perf", "lib", "lib64", "lib/x86_64-linux-gnu"):
         archive.directory(d)
     archive.char_device("dev/console", 5, 1)
     archive.file("init", INIT.encode(), 0o755)
     archive.file("bin/busybox", _busybox().read_bytes(), 0o755)
     for applet in BUSYBOX_APPLETS:
         archive.symlink(f"bin/{applet}", "busybox")
-    archive.file("bin/micropython", micropython.read_bytes(), 0o755)
-    for guest_path, host_file in _shared_libraries(micropython):
+    libraries: dict[str, Path] = {}
+    for which, name in GUEST_BINARIES.items():
+        binary = unixport.build(which)
+        archive.file(f"bin/{name}", binary.read_bytes(), 0o755)
+        libraries.update(_shared_libraries(binary))
+    for guest_path, host_file in sorted(libraries.items()):
         archive.file(guest_path.lstrip("/"), host_file.read_bytes(), 0o755)
+    archive.file("bench/perf.sh", PERF_SH.encode(), 0o755)
+    for path in interpreter.programs():
+        archive.file(f"bench/perf/{path.name}", interpreter.script(path).encode())
     # asyncio from the pinned tree, as the unix port finds it under qemu-user (unixport.env()).
     archive.directory("lib/micropython")
     archive.directory("lib/micropython/asyncio")
@@ -211,18 +269,21 @@ def initramfs(micropython: Path) -> Path:
     return path
 
 
-def argv(board_name: str, memory: str, init_args: str = "") -> list[str]:
+def argv(
+    board_name: str, memory: str, init_args: str = "", build: str = unixport.UPSTREAM, image: str = VMLINUX
+) -> list[str]:
     """QEMU argv that boots the Linux guest under the board's machine settings.
 
     ``init_args`` (e.g. "-X heapsize=... /bench/alloc.py") are passed to
-    /init after "--"; none: the guest ends at the REPL.
+    /init after "--"; none: the guest ends at the REPL. ``build`` picks the
+    unix-port build /init runs; ``image`` the kernel: vmlinux or bzImage.
     """
-    vmlinuz, _ = kernel()
-    initrd = initramfs(unixport.build())
-    line = kernel_args() + (f" -- {init_args}" if init_args else "")
+    kernel_file = vmlinux() if image == VMLINUX else kernel()[0]
+    initrd = initramfs()
+    line = kernel_args() + f" upy={GUEST_BINARIES[build]}" + (f" -- {init_args}" if init_args else "")
     command = vm.qemu_command(
         boards.load(board_name),
-        vmlinuz,
+        kernel_file,
         serial="stdio",
         memory=memory,
         cmdline=line,
@@ -234,11 +295,12 @@ def argv(board_name: str, memory: str, init_args: str = "") -> list[str]:
 def describe() -> dict[str, object]:
     """What the Linux guest is made of, for results.json."""
     vmlinuz, package = kernel()
-    initrd = initramfs(unixport.build())
+    initrd = initramfs()
     return {
         "kernel_package": package,
-        "kernel": vmlinuz.name,
+        "kernel": f"vmlinux (ELF, from {vmlinuz.name}); {BZIMAGE} rows boot {vmlinuz.name} itself",
         "kernel_bytes": vmlinuz.stat().st_size,
+        "vmlinux_bytes": vmlinux().stat().st_size,
         "initramfs_bytes": initrd.stat().st_size,
         "kernel_args": kernel_args(),
         "busybox": str(BUSYBOX),

@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from bench import asyncio_bench, boot, boot_time, common, interpreter, least_memory, report, size
+from bench import asyncio_bench, boot, boot_time, common, interpreter, least_memory, report, size, xen
 
 BENCHMARKS: dict[str, Callable[[bool], dict[str, object]]] = {
     "boot": boot_time.run,
@@ -26,6 +26,7 @@ BENCHMARKS: dict[str, Callable[[bool], dict[str, object]]] = {
     "memory": least_memory.run,
     "interpreter": interpreter.run,
     "asyncio": asyncio_bench.run,
+    "xen": xen.run,
 }
 
 
