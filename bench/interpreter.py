@@ -202,7 +202,11 @@ def run(quick: bool) -> dict[str, object]:
             row["speed_ratio"][side] = round(value, 3)
             ratios[side][name] = value
         rows[name] = row
-        common.log(f"perf {name}: " + ", ".join(f"{k} {v:.2f}x" for k, v in row["speed_ratio"].items()))
+        shown = ", ".join(f"{k} {v:.2f}x" for k, v in row["speed_ratio"].items())
+        common.log(
+            f"perf {name}: {shown or 'not compared'}"
+            + (f"; problems: {problems[name]}"[:200] if problems[name] else "")
+        )
     geomeans = {side: round(common.geomean(list(r.values())), 3) if r else None for side, r in ratios.items()}
     spread = {side: [round(min(r.values()), 2), round(max(r.values()), 2)] if r else None for side, r in ratios.items()}
     return {

@@ -235,10 +235,10 @@ def markdown(results: dict[str, Any]) -> str:
         memory = at.split("@", 1)[1] if "@" in at else "?"
         for kernel, target, key in (
             ("vmlinux", "linux/microvm", f"linux-microvm / {at}"),
-            ("bzImage (2nd row)", "linux-bzImage/microvm", f"linux-bzImage-microvm / {at}"),
+            ("bzImage, second row", "linux-bzImage/microvm", f"linux-bzImage-microvm / {at}"),
         ):
             lines.append(
-                f"| boot to `>>>`, Linux guest ({kernel}), microvm, both at -m {memory} (median ms) | "
+                f"| boot to `>>>`, Linux guest ({kernel}) vs pyunik, microvm, both -m {memory} (median ms) | "
                 f"{_fmt(med('pyunik/' + at))} | {_fmt(med(target), '', 0)} | "
                 f"Linux takes {_fmt(r.get(key), 'x', 0)} pyunik's time |"
             )
