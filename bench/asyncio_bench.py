@@ -34,7 +34,7 @@ from bench.common import Stats
 #: Goals, against the tuned unix port; the upstream build's ratios are reported beside them.
 GOALS = {"linux-guest/tuned": 1.6, "qemu-user/tuned": 1.0}
 BASES = ("linux-guest", "linux-guest/tuned", "qemu-user", "qemu-user/tuned")
-LINUX_MEMORY = "256M"
+LINUX_MEMORY = linux.MEMORY
 TIMEOUT = 300.0
 _LINE = re.compile(r"^RESULT (\w+) ([\d ]+)$", re.M)
 

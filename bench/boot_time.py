@@ -32,8 +32,8 @@ from dataclasses import dataclass, field
 from bench import boot, common, linux
 from bench.common import Stats
 
-#: The Linux guest's -m for boot timing: comfortably above its least memory.
-LINUX_MEMORY = "256M"
+#: The Linux guest's -m for boot timing (bench/linux.py).
+LINUX_MEMORY = linux.MEMORY
 #: One try of the Linux guest at pyunik's -m, to record whether it boots there.
 PYUNIK_MEMORY = "32M"
 #: A good boot takes 4-8 s here; now and then Debian's kernel under TCG cannot

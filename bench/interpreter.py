@@ -124,7 +124,7 @@ def clock_check(board: str = "qemu-microvm") -> dict[str, float]:
 def run_linux_round(heap: int) -> dict[str, dict[str, tuple[int, str] | str]]:
     """One boot of the Linux guest (same machine as pyunik, its -m) running every
     program once with each build: platform -> program -> (us, result) or the reason."""
-    argv = linux.argv("qemu-microvm", linux_memory(), f"/bench/perf.sh {heap} 1")
+    argv = linux.argv("qemu-microvm", linux.MEMORY, f"/bench/perf.sh {heap} 1")
     got: dict[str, dict[str, tuple[int, str] | str]] = {"linux-guest": {}, "linux-guest/tuned": {}}
     with common.Console(argv) as console:
         done = console.wait_exit(LINUX_TIMEOUT)
@@ -138,12 +138,6 @@ def run_linux_round(heap: int) -> dict[str, dict[str, tuple[int, str] | str]]:
             for path in programs():
                 got[platform].setdefault(path.stem, reason)
     return got
-
-
-def linux_memory() -> str:
-    from bench import asyncio_bench  # the Linux guest's -m, the same in every benchmark
-
-    return asyncio_bench.LINUX_MEMORY
 
 
 def run(quick: bool) -> dict[str, object]:
@@ -214,7 +208,7 @@ def run(quick: bool) -> dict[str, object]:
         "ratio_base": "pyunik/qemu-microvm (qemu-system TCG, -m of the board); the other side is named in each key",
         "repeats": repeats,
         "heap_bytes": heap,
-        "linux_memory": linux_memory(),
+        "linux_memory": linux.MEMORY,
         "programs": rows,
         "geomean_speed_ratio": geomeans,
         "speed_ratio_range": spread,
