@@ -296,13 +296,17 @@ def markdown(results: dict[str, Any]) -> str:
                     f"{_fmt(rl, 'x', 2)} Linux{goal_l}, {_fmt(rq, 'x', 2)} qemu-user{goal_q} |"
                 )
     xen = results.get("xen", {})
-    if xen.get("create_to_prompt_s"):
+    if "runs" in xen:
+        prompt = xen.get("create_to_prompt_s") or {}
         floor = xen.get("floor_create_to_line_s") or {}
         failed = xen.get("failed_runs", {})
+        least = xen.get("least_memory_mib")
         lines.append(
             f"| Xen domU: xl create -> `>>>` (median s, {xen['runs']} interleaved runs; failed: pyunik "
-            f"{failed.get('pyunik', 0)}, floor {failed.get('floor', 0)}) | {xen['create_to_prompt_s']['median']:.2f} | "
+            f"{failed.get('pyunik', 0)}, floor {failed.get('floor', 0)}) | {_fmt(prompt.get('median'), '', 2)} | "
             f"floor (pvhtest) {_fmt(floor.get('median'), '', 2)} | {_fmt(xen.get('ratio_prompt_to_floor'), 'x', 2)} "
-            f"floor; least `memory =` {xen.get('least_memory_mib')} MiB |"
+            f"floor; least `memory =` "
+            + (f"{least} MiB" if least else f"none up to {xen.get('memory_range_mib', [0, '?'])[1]} MiB")
+            + " |"
         )
     return "\n".join(lines) + "\n"
