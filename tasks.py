@@ -265,7 +265,11 @@ def debug(
     }
 )
 def test(c: Context, unit: bool = False, k: str = "") -> None:
-    """Run the host unit tests and the hardware-in-loop tests (QEMU)."""
+    """Run the host unit tests and the hardware-in-loop tests (QEMU).
+
+    Ends with the skipped tests and why (-ra, and tests/conftest.py's list);
+    with CI=true (as .ci/run sets) a skipped ci_required test fails the run.
+    """
     args = [sys.executable, "-m", "pytest", "-ra", "tests/unit" if unit else "tests"]
     if k:
         args += ["-k", k]
@@ -299,7 +303,7 @@ def conformance(c: Context, board: str = boards.DEFAULT_BOARD, dirs: str = "", j
 
 @task(
     help={
-        "only": "comma-separated subset of: boot, size, memory, interpreter, asyncio, net",
+        "only": "comma-separated subset of: boot, size, memory, interpreter, asyncio, net, xen",
         "quick": "fewer runs and coarser bisection: under 5 minutes, what CI runs",
         "out": "directory for results.json and the PNGs (default build/bench)",
     }

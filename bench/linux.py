@@ -6,14 +6,21 @@ takes 500 ms") calls for, built here rather than assumed:
 - the kernel is Debian's own (the package linux-image-amd64 depends on),
   fetched with `apt-get download` into build/bench/linux/ when the bench runs
   (never committed) and unpacked with dpkg-deb - only /boot/vmlinuz, not the
-  400 MB of modules, which a guest with its devices built in does not need;
+  400 MB of modules, which a guest with its devices built in does not need.
+  It boots as the uncompressed ELF vmlinux taken out of that bzImage (as the
+  Xen rig does for its dom0: pyunik.xenrig), through the same PVH entry as
+  pyunik, so that a boot time measures the OS and not an xz decompressor
+  under TCG; the bzImage is booted too, as a labelled second figure;
 - the initramfs (gzip, as Debian's own are) holds busybox-static (from the
   host's package, see bootstrap.sh), the MicroPython unix port built from
   the same pinned tree as pyunik with the glibc libraries it links against,
   asyncio from the same tree, the device-side benchmark programs, and an
   /init that either execs the REPL (timed to its first prompt like pyunik)
-  or runs one program and powers off through isa-debug-exit with the
-  program's status;
+  or runs one program (or a shell script, e.g. perf.sh: all of perf_bench)
+  and powers off through isa-debug-exit with the program's status. Both
+  unix-port builds are there (bench/unixport.py): `micropython` as upstream
+  builds it, `micropython-tuned` with pyunik's settings; `upy=` on the
+  kernel command line picks the one /init runs;
 - for the network benchmark, the kernel's own virtio and virtio_net modules
   (Debian builds them as modules: VIRTIO_NET=m, VIRTIO_MMIO=m, VIRTIO_PCI=m),
   taken from the same .deb, and the examples/ apps with what they import
@@ -40,8 +47,12 @@ from pathlib import Path
 from bench import common, unixport
 from pyunik import board as boards
 from pyunik import vm
+from pyunik.xenrig import XenRigError, _vmlinux_from_bzimage
 
 OUT = common.WORK / "linux"
+#: The guest's -m in every benchmark that runs it: comfortably above its least
+#: memory (it does not boot at pyunik's 32M); pyunik is booted at it too for the boot ratio.
+MEMORY = "256M"
 BUSYBOX = Path("/bin/busybox")
 #: What the guest's kernel command line always carries: the console on COM1,
 #: quiet (printing is not what is timed), and on a panic QEMU exits at once
@@ -85,6 +96,8 @@ INIT = """\
 # console (the harness times its first prompt). With arguments (the kernel
 # command line after --): run micropython with them, then power off through
 # isa-debug-exit (port 0xf4) with its exit status.
+# upy= on the kernel command line (the kernel hands it to /init as an
+# environment variable) names the unix-port build: micropython or micropython-tuned.
 mount -t proc proc /proc
 mount -t devtmpfs devtmpfs /dev
 export PATH=/bin HOME=/ TERM=dumb MICROPYPATH=.frozen:/lib/micropython
@@ -106,10 +119,14 @@ if [ -n "$net" ]; then
     echo "init: eth0 $(ip -4 -o addr show dev eth0)"
 fi
 export PYUNIK_CMDLINE="$(echo "$appopts" | tr , ' ')"
+upy=${upy:-micropython}
 if [ $# -eq 0 ]; then
-    exec micropython
+    exec $upy
 fi
-micropython "$@"
+case "$1" in
+    *.sh) sh "$@" ;;
+    *) $upy "$@" ;;
+esac
 status=$?
 printf "\\\\$(printf %03o $status)" | dd of=/dev/port bs=1 seek=244 count=1 2>/dev/null
 poweroff -f
@@ -142,7 +159,43 @@ bound | renew)
 esac
 """
 
-BUSYBOX_APPLETS = ("sh", "mount", "printf", "dd", "poweroff", "cat", "echo", "tr", "insmod", "ip", "udhcpc", "sleep")
+BUSYBOX_APPLETS = (
+    "sh",
+    "mount",
+    "printf",
+    "dd",
+    "poweroff",
+    "cat",
+    "echo",
+    "tr",
+    "insmod",
+    "ip",
+    "udhcpc",
+    "sleep",
+    "tail",
+    "basename",
+)
+
+#: /bench/perf.sh HEAP ROUNDS: every perf_bench program (bench/interpreter.py
+#: assembles them into /bench/perf/) with each unix-port build, a fresh process
+#: each; one line per run: "PERF <program> <build> <the program's last line>".
+PERF_SH = """\
+heap=$1
+rounds=$2
+i=0
+while [ $i -lt $rounds ]; do
+    for f in /bench/perf/*.py; do
+        for b in micropython micropython-tuned; do
+            echo "PERF $(basename $f .py) $b $($b -X heapsize=$heap $f 2>&1 | tail -n 1)"
+        done
+    done
+    i=$((i + 1))
+done
+"""
+#: The name of each unix-port build in the guest.
+GUEST_BINARIES = {unixport.UPSTREAM: "micropython", unixport.TUNED: "micropython-tuned"}
+#: How the guest's kernel is booted: the ELF vmlinux (the headline) or Debian's bzImage.
+VMLINUX, BZIMAGE = "vmlinux", "bzImage"
 
 
 def kernel_package() -> str:
@@ -212,6 +265,20 @@ def kernel() -> tuple[Path, str]:
     return found[0], package
 
 
+def vmlinux() -> Path:
+    """The uncompressed ELF vmlinux of the same package, taken out of its bzImage once."""
+    vmlinuz, package = kernel()
+    target = OUT / package / "vmlinux"
+    if not target.exists():
+        try:
+            data = _vmlinux_from_bzimage(vmlinuz.read_bytes())
+        except XenRigError as exc:
+            raise common.BenchError(f"{vmlinuz}: {exc}") from None
+        target.with_suffix(".tmp").write_bytes(data)
+        target.with_suffix(".tmp").rename(target)
+    return target
+
+
 class Cpio:
     """A newc ("070701") cpio archive, the format the kernel unpacks as initramfs."""
 
@@ -268,25 +335,35 @@ def _busybox() -> Path:
 _initramfs: dict[bool, Path] = {}
 
 
-def initramfs(micropython: Path, net: bool = False) -> Path:
+def initramfs(net: bool = False) -> Path:
     """build/bench/linux/initramfs[-net].cpio.gz, written once per run (it takes a fraction of a second).
 
-    With ``net`` it also holds the virtio-net modules and the network apps; the
-    boot, memory and asyncio benchmarks keep the smaller one they always had.
+    Both unix-port builds, the perf_bench programs and the benchmark
+    programs; with ``net`` also the virtio-net modules and the network apps
+    (the boot, memory and asyncio benchmarks keep the smaller archive).
     """
+    from bench import interpreter  # the perf_bench programs as assembled for every platform
+
     if net in _initramfs:
         return _initramfs[net]
     archive = Cpio()
-    for d in ("bin", "dev", "proc", "sys", "tmp", "bench", "lib", "lib64", "lib/x86_64-linux-gnu"):
+    for d in ("bin", "dev", "proc", "sys", "tmp", "bench", "bench/perf", "lib", "lib64", "lib/x86_64-linux-gnu"):
         archive.directory(d)
     archive.char_device("dev/console", 5, 1)
     archive.file("init", INIT.encode(), 0o755)
     archive.file("bin/busybox", _busybox().read_bytes(), 0o755)
     for applet in BUSYBOX_APPLETS:
         archive.symlink(f"bin/{applet}", "busybox")
-    archive.file("bin/micropython", micropython.read_bytes(), 0o755)
-    for guest_path, host_file in _shared_libraries(micropython):
+    libraries: dict[str, Path] = {}
+    for which, name in GUEST_BINARIES.items():
+        binary = unixport.build(which)
+        archive.file(f"bin/{name}", binary.read_bytes(), 0o755)
+        libraries.update(_shared_libraries(binary))
+    for guest_path, host_file in sorted(libraries.items()):
         archive.file(guest_path.lstrip("/"), host_file.read_bytes(), 0o755)
+    archive.file("bench/perf.sh", PERF_SH.encode(), 0o755)
+    for path in interpreter.programs():
+        archive.file(f"bench/perf/{path.name}", interpreter.script(path).encode())
     # asyncio from the pinned tree, as the unix port finds it under qemu-user (unixport.env()).
     archive.directory("lib/micropython")
     archive.directory("lib/micropython/asyncio")
@@ -319,17 +396,31 @@ def _add_network(archive: Cpio) -> None:
                 archive.file(f"apps/{app}/{module.name}", module.read_bytes())
 
 
-def argv(board_name: str, memory: str, init_args: str = "", net: Sequence[str] = (), options: str = "") -> list[str]:
+def argv(
+    board_name: str,
+    memory: str,
+    init_args: str = "",
+    build: str = unixport.UPSTREAM,
+    image: str = VMLINUX,
+    net: Sequence[str] = (),
+    options: str = "",
+) -> list[str]:
     """QEMU argv that boots the Linux guest under the board's machine settings.
 
     ``init_args`` (e.g. "-X heapsize=... /bench/alloc.py") are passed to
-    /init after "--"; none: the guest ends at the REPL. ``net`` is a list of
-    netdev specs for pyunik.vm (the board's NIC model on each), ``options``
-    more kernel parameters (``net=dhcp appopts=port=80``).
+    /init after "--"; none: the guest ends at the REPL. ``build`` picks the
+    unix-port build /init runs; ``image`` the kernel: vmlinux or bzImage.
+    ``net`` is a list of netdev specs for pyunik.vm (the board's NIC model on
+    each), ``options`` more kernel parameters (``net=dhcp appopts=port=80``).
     """
-    vmlinuz, _ = kernel()
-    initrd = initramfs(unixport.build(), net=bool(net))
-    line = kernel_args() + (f" {options}" if options else "") + (f" -- {init_args}" if init_args else "")
+    kernel_file = vmlinux() if image == VMLINUX else kernel()[0]
+    initrd = initramfs(net=bool(net))
+    line = (
+        kernel_args()
+        + f" upy={GUEST_BINARIES[build]}"
+        + (f" {options}" if options else "")
+        + (f" -- {init_args}" if init_args else "")
+    )
     board = boards.load(board_name)
     extra = ["-initrd", str(initrd), "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04", "-no-reboot"]
     if net and board.vm.machine == "microvm":
@@ -339,7 +430,7 @@ def argv(board_name: str, memory: str, init_args: str = "", net: Sequence[str] =
         extra += ["-global", "virtio-mmio.force-legacy=false"]
     command = vm.qemu_command(
         board,
-        vmlinuz,
+        kernel_file,
         serial="stdio",
         memory=memory,
         cmdline=line,
@@ -352,11 +443,12 @@ def argv(board_name: str, memory: str, init_args: str = "", net: Sequence[str] =
 def describe() -> dict[str, object]:
     """What the Linux guest is made of, for results.json."""
     vmlinuz, package = kernel()
-    initrd = initramfs(unixport.build())
+    initrd = initramfs()
     return {
         "kernel_package": package,
-        "kernel": vmlinuz.name,
+        "kernel": f"vmlinux (ELF, from {vmlinuz.name}); {BZIMAGE} rows boot {vmlinuz.name} itself",
         "kernel_bytes": vmlinuz.stat().st_size,
+        "vmlinux_bytes": vmlinux().stat().st_size,
         "initramfs_bytes": initrd.stat().st_size,
         "kernel_args": kernel_args(),
         "busybox": str(BUSYBOX),

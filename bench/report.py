@@ -36,7 +36,15 @@ def chart_boot(boot: dict[str, Any], path: Path) -> None:
     ax.set_xscale("log")
     ax.invert_yaxis()
     ax.set_xlabel("QEMU start -> first '>>> ' (ms, log scale; bar = median, whiskers = min..max)")
-    ax.set_title("Boot to the prompt under QEMU TCG: floor, pyunik, Linux guest")
+    r = boot.get("ratios", {})
+    headline = ", ".join(
+        f"{b}: {r[f'{b} / floor prompt']:.2f}x" for b in ("qemu-microvm", "qemu-q35") if r.get(f"{b} / floor prompt")
+    )
+    ax.set_title(
+        "Boot to the prompt under QEMU TCG: floor, pyunik, Linux guest (vmlinux; bzImage row apart)\n"
+        f"pyunik prompt / floor prompt: {headline}",
+        fontsize=10,
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
@@ -97,20 +105,32 @@ def chart_memory(memory: dict[str, Any], path: Path) -> None:
     plt.close(fig)
 
 
+#: perf_bench's comparison platforms, in the order drawn, with their colours.
+INTERP_SIDES = {
+    "linux-guest/tuned": "#ff7f0e",
+    "linux-guest": "#ffbb78",
+    "qemu-user/tuned": "#1f77b4",
+    "qemu-user": "#aec7e8",
+}
+
+
 def chart_interpreter(interp: dict[str, Any], path: Path) -> None:
     plt = _plt()
-    rows = {k: v["speed_ratio"] for k, v in interp["programs"].items() if "speed_ratio" in v}
-    names = list(rows)
-    fig, ax = plt.subplots(figsize=(9, 0.32 * len(names) + 1.8))
-    ax.barh(names, [rows[n] for n in names], color=["#1f77b4" if rows[n] >= 1 else "#9467bd" for n in names])
+    names = [k for k, v in interp["programs"].items() if v.get("speed_ratio")]
+    geo = interp.get("geomean_speed_ratio") or {}
+    fig, ax = plt.subplots(figsize=(10, 0.55 * len(names) + 2.2))
+    height = 0.8 / len(INTERP_SIDES)
+    for j, (side, colour) in enumerate(INTERP_SIDES.items()):
+        ys = [i + (j - 1.5) * height for i in range(len(names))]
+        vals = [interp["programs"][n]["speed_ratio"].get(side, 0) for n in names]
+        label = f"{side}: geomean {geo[side]:.2f}x" if geo.get(side) else side
+        ax.barh(ys, vals, height * 0.95, color=colour, label=label)
+    ax.set_yticks(range(len(names)), names, fontsize=8)
     ax.axvline(1.0, color="black", linewidth=1)
-    if interp.get("geomean_speed_ratio"):
-        ax.axvline(interp["geomean_speed_ratio"], color=GOAL_COLOUR, linestyle="--",
-                   label=f"geometric mean {interp['geomean_speed_ratio']:.2f}x")  # fmt: skip
-        ax.legend(fontsize=8)
     ax.invert_yaxis()
-    ax.set_xlabel("qemu-user time / pyunik time (>1: pyunik faster)")
-    ax.set_title("perf_bench: pyunik (qemu-system TCG) vs unix port (qemu-user)")
+    ax.legend(fontsize=8, loc="lower right")
+    ax.set_xlabel("other platform's time / pyunik's time (>1: pyunik faster); base: pyunik on qemu-microvm, TCG")
+    ax.set_title("perf_bench: pyunik vs the unix port (upstream and tuned) in a Linux guest and under qemu-user")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
@@ -178,6 +198,33 @@ def chart_net(net: dict[str, Any], path: Path) -> None:
     plt.close(fig)
 
 
+def chart_xen(xen: dict[str, Any], path: Path) -> None:
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(7, 3))
+    rows = [("floor: first line", xen.get("floor_create_to_line_s"), "#999999"),
+            ("pyunik: first >>>", xen.get("create_to_prompt_s"), "#2a7f62")]  # fmt: skip
+    for y, (_label, stats, colour) in enumerate(rows):
+        if not stats:
+            continue
+        ax.barh(y, stats["median"], color=colour)
+        ax.plot(stats["values"], [y] * len(stats["values"]), "k.", alpha=0.6)
+        ax.text(stats["max"], y, f" {stats['median']:.2f} s", va="center", fontsize=9)
+    ax.set_yticks(range(len(rows)), [label for label, _, _ in rows])
+    failed = xen.get("failed_runs", {})
+    ax.set_xlabel(
+        f"seconds from xl create (Xen 4.17 under QEMU TCG); failed runs: pyunik {failed.get('pyunik', 0)}, "
+        f"floor {failed.get('floor', 0)}",
+        fontsize=8,
+    )
+    ratio = xen.get("ratio_prompt_to_floor")
+    ax.set_title(
+        f"Xen PVH domU: pyunik / floor = {ratio}x; least memory = {xen.get('least_memory_mib')} MiB", fontsize=10
+    )
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
 CHARTS = {
     "boot": chart_boot,
     "size": chart_size,
@@ -185,6 +232,7 @@ CHARTS = {
     "interpreter": chart_interpreter,
     "asyncio": chart_asyncio,
     "net": chart_net,
+    "xen": chart_xen,
 }
 
 
@@ -221,13 +269,27 @@ def markdown(results: dict[str, Any]) -> str:
         for board, machine in (("qemu-microvm", "microvm"), ("qemu-q35", "q35")):
             lines.append(
                 f"| boot to `>>>`, {board} (median ms) | {_fmt(med('pyunik/' + board))} | "
-                f"floor exit {_fmt(ex('floor/' + machine))} | {_fmt(r.get(board + ' / floor exit'), 'x', 2)} "
-                f"(goal <= 1.10x) |"
+                f"floor `>>>` {_fmt(med('floor/' + machine))} (exit {_fmt(ex('floor/' + machine))}) | "
+                f"{_fmt(r.get(board + ' / floor prompt'), 'x', 2)} floor `>>>` (goal <= 1.10x); "
+                f"{_fmt(r.get(board + ' / floor exit'), 'x', 2)} floor exit |"
             )
-        lines.append(
-            f"| boot to `>>>`, Linux guest on microvm (median ms) | {_fmt(med('pyunik/qemu-microvm'))} | "
-            f"{_fmt(med('linux/microvm'), '', 0)} | Linux takes {_fmt(r.get('linux-microvm / qemu-microvm'), 'x', 0)} |"
-        )
+        at = next((k.split("/ ", 1)[1] for k in r if k.startswith("linux-microvm / qemu-microvm@")), "")
+        memory = at.split("@", 1)[1] if "@" in at else "?"
+        for kernel, target, key in (
+            ("vmlinux", "linux/microvm", f"linux-microvm / {at}"),
+            ("bzImage, second row", "linux-bzImage/microvm", f"linux-bzImage-microvm / {at}"),
+        ):
+            lines.append(
+                f"| boot to `>>>`, Linux guest ({kernel}) vs pyunik, microvm, both -m {memory} (median ms) | "
+                f"{_fmt(med('pyunik/' + at))} | {_fmt(med(target), '', 0)} | "
+                f"Linux takes {_fmt(r.get(key), 'x', 0)} pyunik's time |"
+            )
+        tried = boot.get("linux_at_pyunik_memory") or {}
+        if tried and tried.get("prompt_ms") is None:
+            lines.append(
+                f"| Linux guest at pyunik's -m {tried['memory']} | - | no prompt ({tried.get('failure')}) | "
+                "least -m: see the memory row |"
+            )
     size = results.get("size", {})
     for board, entry in size.get("boards", {}).items():
         lines.append(f"| stripped image, {board} (KiB) | {entry['stripped_kib']} | - | goal <= 400 KiB |")
@@ -246,11 +308,15 @@ def markdown(results: dict[str, Any]) -> str:
             f"Linux needs {_fmt(ratio, 'x', 0)} |"
         )
     interp = results.get("interpreter", {})
-    if interp.get("geomean_speed_ratio"):
-        lines.append(
-            f"| perf_bench vs unix port under qemu-user ({interp['compared']} programs) | - | - | "
-            f"geomean {interp['geomean_speed_ratio']:.2f}x (>1: pyunik faster) |"
-        )
+    geo = interp.get("geomean_speed_ratio")
+    if isinstance(geo, dict):
+        for side in INTERP_SIDES:
+            if geo.get(side):
+                low, high = interp["speed_ratio_range"][side]
+                lines.append(
+                    f"| perf_bench vs unix port, {side} ({interp['compared'][side]} programs) | - | - | "
+                    f"geomean {geo[side]:.2f}x ({low:.2f}x-{high:.2f}x per program; >1: pyunik faster) |"
+                )
     aio = results.get("asyncio", {})
     plats = aio.get("platforms", {})
     if plats:
@@ -261,13 +327,16 @@ def markdown(results: dict[str, Any]) -> str:
             def val(p: dict[str, Any], metric: str = metric) -> float | None:
                 return p.get(metric, {}).get("median")
 
-            rl = aio["ratios"].get(f"{metric}: pyunik / linux-guest")
-            rq = aio["ratios"].get(f"{metric}: pyunik / qemu-user")
-            lines.append(
-                f"| {label} | {_fmt(val(py), '', 0)} | Linux guest {_fmt(val(plats.get('linux-guest', {})), '', 0)}, "
-                f"qemu-user {_fmt(val(plats.get('qemu-user', {})), '', 0)} | "
-                f"{_fmt(rl, 'x', 2)} Linux (goal >= 1.6x), {_fmt(rq, 'x', 2)} qemu-user (goal >= 1.0x) |"
-            )
+            for build, suffix in (("tuned (goals)", "/tuned"), ("upstream", "")):
+                rl = aio["ratios"].get(f"{metric}: pyunik / linux-guest{suffix}")
+                rq = aio["ratios"].get(f"{metric}: pyunik / qemu-user{suffix}")
+                goal_l, goal_q = (" (goal >= 1.6x)", " (goal >= 1.0x)") if suffix else ("", "")
+                lines.append(
+                    f"| {label}, unix port {build} | {_fmt(val(py), '', 0)} | "
+                    f"Linux guest {_fmt(val(plats.get('linux-guest' + suffix, {})), '', 0)}, "
+                    f"qemu-user {_fmt(val(plats.get('qemu-user' + suffix, {})), '', 0)} | "
+                    f"{_fmt(rl, 'x', 2)} Linux{goal_l}, {_fmt(rq, 'x', 2)} qemu-user{goal_q} |"
+                )
     net = results.get("net", {})
     if "platforms" in net:
         py, lx = net["platforms"].get("pyunik", {}), net["platforms"].get("linux-guest", {})
@@ -297,5 +366,19 @@ def markdown(results: dict[str, Any]) -> str:
             f"| idle, DHCP lease held: wake-ups/s, host CPU | {_fmt(quiet.get('wakeups_per_s'), '', 1)}, "
             f"{_fmt(quiet.get('host_cpu_percent'), '%', 2)} | Linux guest {_fmt(lquiet.get('wakeups_per_s'), '', 1)}, "
             f"{_fmt(lquiet.get('host_cpu_percent'), '%', 2)} | goal <= 2/s, < 1% |"
+        )
+    xen = results.get("xen", {})
+    if "runs" in xen:
+        prompt = xen.get("create_to_prompt_s") or {}
+        floor = xen.get("floor_create_to_line_s") or {}
+        failed = xen.get("failed_runs", {})
+        least = xen.get("least_memory_mib")
+        lines.append(
+            f"| Xen domU: xl create -> `>>>` (median s, {xen['runs']} interleaved runs; failed: pyunik "
+            f"{failed.get('pyunik', 0)}, floor {failed.get('floor', 0)}) | {_fmt(prompt.get('median'), '', 2)} | "
+            f"floor (pvhtest) {_fmt(floor.get('median'), '', 2)} | {_fmt(xen.get('ratio_prompt_to_floor'), 'x', 2)} "
+            f"floor; least `memory =` "
+            + (f"{least} MiB" if least else f"none up to {xen.get('memory_range_mib', [0, '?'])[1]} MiB")
+            + " |"
         )
     return "\n".join(lines) + "\n"

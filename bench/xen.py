@@ -1,15 +1,17 @@
-"""pyunik as a real Xen PVH domU: time to the prompt, the floor, least memory.
+"""pyunik as a real Xen PVH domU: time to the prompt beside a floor, and the least memory.
 
-In one rig run (pyunik/xenrig.py: Xen 4.17 under QEMU TCG, Debian dom0):
-- xl create -> pyunik's first ">>> ", N times;
-- the floor: xl create -> the first console line of tests/xen/pvhtest, a
-  1 KB PVH kernel that prints one line and shuts down;
+`invoke bench --only xen` (or `python -m bench.xen [--runs N]` on its own). In one
+rig run (pyunik/xenrig.py: Xen 4.17 under QEMU TCG, Debian dom0):
+- xl create -> pyunik's first ">>> ", and the floor: xl create -> the first
+  console line of tests/xen/pvhtest, a 1 KB PVH kernel that prints one line
+  and shuts down; N of each, interleaved (pyunik, floor, pyunik, ...) so that
+  a busy moment of the host touches both alike. A run that does not reach its
+  marker is counted as failed and reported, never silently dropped;
 - the smallest `memory =` (MiB, xl's unit) with which pyunik reaches its
-  prompt and runs a small allocation, by bisection.
+  prompt and runs a small allocation, by bisection between 1 MiB and 32 MiB;
+  both ends are tried, not assumed (a prompt at 1 MiB is reported as the least).
 Times include xl's own work in dom0 (create, console bridge, unpause), as a
-user of `xl create -c` sees them.
-
-Run: python3 bench/xen.py [--runs N] [--out build/bench]; writes xen.json and xen.png.
+user of `xl create -c` sees them. The ratio is pyunik's median over the floor's.
 """
 
 from __future__ import annotations
@@ -20,20 +22,30 @@ import statistics
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import serial
 
+from bench import common
 from pyunik import board as boards
-from pyunik import build, xenrig
-from pyunik.xenrig import XenRig
-
-sys.path.insert(0, str(boards.ROOT / "tests" / "xen"))
-from conftest import build_pvhtest  # the test kernel's build recipe
+from pyunik import xenrig
+from pyunik.xenrig import XenRig, XenRigError
 
 ALLOCATE = b"x = [bytes(100) for i in range(50)]; print('ALLOC', len(x))\r"
+FLOOR_MARKER = b"pvhtest: hello"
+LOW_MIB, HIGH_MIB = 1, 32
 
 
-def _read_until(port: serial.Serial, marker: bytes, timeout: float) -> bool:
+def _floor_elf() -> Path:
+    sys.path.insert(0, str(boards.ROOT / "tests" / "xen"))
+    try:
+        from conftest import build_pvhtest  # the test kernel's one build recipe
+    finally:
+        sys.path.pop(0)
+    return build_pvhtest(xenrig.DEFAULT_CACHE / "pvhtest")
+
+
+def _read_until(port: serial.SerialBase, marker: bytes, timeout: float) -> bool:
     data = b""
     deadline = time.monotonic() + timeout
     while marker not in data:
@@ -54,80 +66,103 @@ def _time_to(rig: XenRig, elf: Path, name: str, marker: bytes, memory_mb: int, t
     return took if ok else None
 
 
-def _boots_with(rig: XenRig, elf: Path, memory_mb: int) -> bool:
+def _boots_with(rig: XenRig, elf: Path, memory_mb: int, tries: list[dict[str, Any]]) -> bool:
     port = rig.serial
     port.reset_input_buffer()
-    domain = rig.create(elf, f"pyunik-mem{memory_mb}", memory_mb=memory_mb)
-    ok = _read_until(port, b">>> ", 20)
-    if ok:
+    try:
+        domain = rig.create(elf, f"pyunik-mem{memory_mb}", memory_mb=memory_mb)
+    except XenRigError as exc:  # xl may refuse a size outright
+        tries.append({"mib": memory_mb, "ok": False, "failure": str(exc)[-200:]})
+        return False
+    prompt = _read_until(port, b">>> ", 20)
+    ok = prompt
+    if prompt:
         port.write(ALLOCATE)
         ok = _read_until(port, b"ALLOC 50", 20)
     domain.destroy()
+    tries.append({"mib": memory_mb, "prompt": prompt, "ok": ok})
     return ok
 
 
-def measure(runs: int) -> dict[str, object]:
-    image = build.build(boards.load("xen-pvh"))
-    floor = build_pvhtest(xenrig.DEFAULT_CACHE / "pvhtest")
+def _stats(values: list[float]) -> dict[str, Any] | None:
+    return common.Stats.of(values).as_dict(1, 3) if values else None
+
+
+def measure(runs: int, elf: Path) -> dict[str, Any]:
+    floor = _floor_elf()
+    times: dict[str, list[float]] = {"pyunik": [], "floor": []}
+    failed: dict[str, int] = {"pyunik": 0, "floor": 0}
+    tries: list[dict[str, Any]] = []
     with XenRig() as rig:
         rig.ensure_built()
         started = time.monotonic()
         rig.boot()
         boot = time.monotonic() - started
-        prompt = [_time_to(rig, image.elf, f"pyunik-{i}", b">>> ", 32) for i in range(runs)]
-        floor_times = [_time_to(rig, floor, f"floor-{i}", b"pvhtest: hello", 8) for i in range(runs)]
-        low, high = 1, 32  # MiB: high boots (checked), low is assumed not to
-        if not _boots_with(rig, image.elf, high):
-            raise RuntimeError("pyunik does not boot with memory = 32")
-        while high - low > 1:
-            mid = (low + high) // 2
-            if _boots_with(rig, image.elf, mid):
-                high = mid
-            else:
-                low = mid
-    good = [t for t in prompt if t is not None]
-    floor_good = [t for t in floor_times if t is not None]
+        for i in range(runs):
+            for side, kernel, marker, memory in (
+                ("pyunik", elf, b">>> ", 32),
+                ("floor", floor, FLOOR_MARKER, 8),
+            ):
+                took = _time_to(rig, kernel, f"{side}-{i}", marker, memory)
+                if took is None:
+                    failed[side] += 1
+                else:
+                    times[side].append(took)
+            common.log(f"xen run {i + 1}/{runs}: pyunik {times['pyunik'][-1:]}, floor {times['floor'][-1:]}")
+        least: int | None
+        if not _boots_with(rig, elf, HIGH_MIB, tries):
+            least = None
+        elif _boots_with(rig, elf, LOW_MIB, tries):
+            least = LOW_MIB
+        else:
+            low, high = LOW_MIB, HIGH_MIB  # checked: high works, low does not
+            while high - low > 1:
+                mid = (low + high) // 2
+                if _boots_with(rig, elf, mid, tries):
+                    high = mid
+                else:
+                    low = mid
+            least = high
+    prompt, floor_stats = _stats(times["pyunik"]), _stats(times["floor"])
+    ratio = None
+    if prompt and floor_stats:
+        ratio = round(statistics.median(times["pyunik"]) / statistics.median(times["floor"]), 3)
     return {
+        "what": "xl create -> pyunik's first '>>> ' and -> the floor's first line, s (interleaved); least memory =",
+        "ratio_base": "the floor's median (xl create -> first console line of tests/xen/pvhtest)",
+        "runs": runs,
         "rig_boot_s": round(boot, 2),
-        "create_to_prompt_s": [round(t, 3) for t in good],
-        "create_to_prompt_median_s": round(statistics.median(good), 3),
-        "floor_create_to_line_s": [round(t, 3) for t in floor_good],
-        "floor_median_s": round(statistics.median(floor_good), 3),
-        "ratio_prompt_to_floor": round(statistics.median(good) / statistics.median(floor_good), 3),
-        "least_memory_mib": high,
-        "image_bytes": image.stripped.stat().st_size,
+        "create_to_prompt_s": prompt,
+        "floor_create_to_line_s": floor_stats,
+        "failed_runs": failed,
+        "ratio_prompt_to_floor": ratio,
+        "least_memory_mib": least,
+        "memory_range_mib": [LOW_MIB, HIGH_MIB],
+        "memory_tries": tries,
+        "image_bytes": elf.stat().st_size,
     }
 
 
-def chart(result: dict[str, object], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 3))
-    labels = ["floor: first line", "pyunik: first >>>"]
-    series = [result["floor_create_to_line_s"], result["create_to_prompt_s"]]
-    medians = [result["floor_median_s"], result["create_to_prompt_median_s"]]
-    ax.barh(labels, medians, color=["#999", "#2a7"])
-    for y, values in enumerate(series):
-        ax.plot(values, [y] * len(values), "k.", alpha=0.6)  # type: ignore[arg-type]
-        ax.text(float(medians[y]), y + 0.25, f" {medians[y]} s")  # type: ignore[arg-type]
-    ax.set_xlabel("seconds from xl create (Xen 4.17 under QEMU TCG)")
-    ax.set_title(f"Xen PVH domU; least memory = {result['least_memory_mib']} MiB")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
+def run(quick: bool) -> dict[str, object]:
+    """`invoke bench --only xen`: the xen-pvh image built as the other benchmarks build theirs."""
+    image = common.image("xen-pvh")
+    try:
+        return measure(3 if quick else 7, image.elf)
+    except XenRigError as exc:
+        raise common.BenchError(f"xen rig: {exc}") from None
 
 
 def main() -> None:
+    from bench import report
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--out", type=Path, default=build.BUILD_ROOT / "bench")
+    parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--out", type=Path, default=common.WORK)
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    result = measure(args.runs)
+    result = measure(args.runs, common.image("xen-pvh").elf)
     (args.out / "xen.json").write_text(json.dumps({"benchmark": "xen", **result}, indent=2) + "\n")
-    chart(result, args.out / "xen.png")
+    report.chart_xen(result, args.out / "xen.png")
     print(json.dumps(result, indent=2))
 
 

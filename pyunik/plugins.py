@@ -64,12 +64,19 @@ def _origin(entry_point: importlib.metadata.EntryPoint) -> str:
 class PluginManager:
     """The registry of every plugin installed in this Python environment."""
 
-    def __init__(self, extra: Iterable[object] = ()) -> None:
+    def __init__(self, extra: Iterable[object] = (), ignore: Iterable[str] = ()) -> None:
+        """All installed plugins but the entry points named in ``ignore``, then ``extra``.
+
+        ``ignore`` lets a caller (a test) see an environment without some
+        installed plugins, e.g. with exactly one console, whatever is installed.
+        """
         self.pm = pluggy.PluginManager(hookspecs.PROJECT)
         self.pm.add_hookspecs(hookspecs.PyunikSpec)
         self.plugins: dict[str, Plugin] = {}
+        ignored = set(ignore)
         for entry_point in importlib.metadata.entry_points(group=hookspecs.PROJECT):
-            self._add(entry_point.load(), _origin(entry_point))
+            if entry_point.name not in ignored:
+                self._add(entry_point.load(), _origin(entry_point))
         for obj in extra:
             self._add(obj, "given")
 

@@ -30,6 +30,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "tests/hil/" in str(item.fspath).replace(os.sep, "/"):
             item.add_marker(pytest.mark.hil)
+            # CI provisions QEMU and every tool these use: a skip there fails (tests/conftest.py).
+            item.add_marker(pytest.mark.ci_required)
 
 
 @pytest.fixture(scope="session")

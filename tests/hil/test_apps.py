@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import time
 
 import pytest
 import serial
@@ -17,8 +18,14 @@ INVOKE = [sys.executable, "-m", "invoke"]
 
 
 def run_app(image_for, app, cmdline: str | None = None, timeout: float = 60):  # type: ignore[no-untyped-def]
-    """Boot an app image to its end; returns (guest status, console text)."""
-    guest = boot(image_for(boards.DEFAULT_BOARD, app), cmdline=cmdline)
+    """Boot an app image to its end; returns (guest status, console text).
+
+    A guest still running after ``timeout`` seconds fails the test (with the
+    console's tail), and is stopped: an app that never exits costs a bounded time.
+    """
+    image = image_for(boards.DEFAULT_BOARD, app)  # built before the clock starts
+    guest = boot(image, cmdline=cmdline)
+    deadline = time.monotonic() + timeout
     try:
         port = serial.Serial(guest.pty, timeout=0.2)
         output = b""
@@ -28,6 +35,9 @@ def run_app(image_for, app, cmdline: str | None = None, timeout: float = 60):  #
             if guest.proc.poll() is not None:
                 output += port.read(4096)
                 status = guest.wait()
+            elif time.monotonic() > deadline:
+                port.close()
+                pytest.fail(f"{app.name}: the guest did not exit within {timeout:.0f} s; console: {output[-300:]!r}")
         port.close()
         return status, output.decode(errors="replace")
     finally:
@@ -59,6 +69,15 @@ def test_exit_status_depends_on_input(image_for, cmdline: str, status: int, expe
     got, out = run_app(image_for, EXAMPLES / "json-batch", cmdline=cmdline)
     assert expected in out
     assert got == status
+
+
+def test_an_app_that_never_exits_fails_in_bounded_time(image_for) -> None:  # type: ignore[no-untyped-def]
+    # examples/clock ticks until Ctrl-C: run_app must give up at its deadline.
+    image_for(boards.DEFAULT_BOARD, EXAMPLES / "clock")
+    started = time.monotonic()
+    with pytest.raises(pytest.fail.Exception, match="did not exit within 3 s"):
+        run_app(image_for, EXAMPLES / "clock", timeout=3)
+    assert time.monotonic() - started < 15
 
 
 def test_uncaught_exception_prints_traceback_and_exits_one(image_for) -> None:  # type: ignore[no-untyped-def]

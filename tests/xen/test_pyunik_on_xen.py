@@ -83,9 +83,25 @@ def test_xenstore_and_idle_sleep(xen_rig: XenRig, xen_image, dut) -> None:  # ty
     )
     assert "DIR True DOMID True TIME True" in out, out
     console.run("s.write('data/pyunik', 'hello'); s.watch('data/pyunik', 'tok')")
+    # XS_WATCH fires once on registration, whatever the key holds; that event is not
+    # evidence that writes are seen, so drain it and check that nothing else is queued.
     assert "('data/pyunik', 'tok')" in console.run("print(s.wait_event(2000))")
-    xen_rig.xl("list")  # dom0 side: writing the key fires the watch again
-    assert console.run("print(s.read('data/pyunik'))").strip() == "hello"
+    assert console.run("print(s.wait_event(300))").strip() == "None"
+    # A real write, by dom0 after the registration, must fire the watch again.
+    domid = int(console.run("print(xen.domid())").strip())
+    status, out = xen_rig.sh(f"xenstore-write /local/domain/{domid}/data/pyunik from-dom0")
+    assert status == 0, out
+    assert "('data/pyunik', 'tok')" in console.run("print(s.wait_event(5000))")
+    assert console.run("print(s.read('data/pyunik'))").strip() == "from-dom0"
+    # Two seconds of a busy loop must show as domain CPU time: without this,
+    # a cpu_seconds() stuck at 0 would pass the idle check below.
+    before = domain.cpu_seconds()
+    console.run(
+        "import time; t = time.ticks_ms(); exec('while time.ticks_diff(time.ticks_ms(), t) < 2000: pass')",
+        timeout=60,
+    )
+    busy = domain.cpu_seconds() - before
+    assert busy >= 1.0, f"a 2 s busy loop used {busy:.1f} s of domain CPU (xl list)"
     # Three seconds of asyncio.sleep: woken by the timer, the vCPU blocked.
     console.run("import asyncio, pvboot; exec('async def nap():\\n    await asyncio.sleep(3)')")
     before = domain.cpu_seconds()

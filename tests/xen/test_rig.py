@@ -51,6 +51,5 @@ def test_console_passes_control_characters(xen_rig: XenRig, pvhtest_elf: Path, d
     dut.serial.proc.write(keys + b"q")
     dut.expect_exact("".join(f"<{k:02x}>" for k in keys).encode(), timeout=30)
     dut.expect_exact(b"pvhtest: end of echo\n", timeout=30)
-    assert domain.cpu_seconds() >= 0.0
     assert domain.wait_shutdown(timeout=30) == "poweroff"
     stopwatch.lap("echo domain, create -> poweroff")
