@@ -8,6 +8,7 @@
 
 static pyunik_devpoll_t *devices;
 static bool running;
+static bool delivered;
 
 void pyunik_devpoll_register(pyunik_devpoll_t *dev) {
     pyunik_devpoll_t **p = &devices;
@@ -26,9 +27,17 @@ void pyunik_devpoll_run(void) {
     }
     running = true;
     for (pyunik_devpoll_t *d = devices; d != NULL; d = d->next) {
-        d->poll();
+        if (d->poll()) {
+            delivered = true;
+        }
     }
     running = false;
+}
+
+bool pyunik_devpoll_take_delivered(void) {
+    bool was = delivered;
+    delivered = false;
+    return was;
 }
 
 uint64_t pyunik_devpoll_deadline(void) {

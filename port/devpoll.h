@@ -12,12 +12,15 @@
 #ifndef PYUNIK_DEVPOLL_H
 #define PYUNIK_DEVPOLL_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 typedef struct pyunik_devpoll {
     const char *name;
     // Thread context, never re-entered; may run Python callbacks' scheduling.
-    void (*poll)(void);
+    // Returns true when it delivered something a waiter may be waiting for
+    // (a frame into the stack): the port then looks again instead of halting.
+    bool (*poll)(void);
     // The pvboot_clock_monotonic() time by which poll() must run again, or
     // UINT64_MAX when only an interrupt can make it necessary.
     uint64_t (*deadline)(void);
@@ -31,5 +34,9 @@ void pyunik_devpoll_register(pyunik_devpoll_t *dev);
 // deadline of all (UINT64_MAX for none).
 void pyunik_devpoll_run(void);
 uint64_t pyunik_devpoll_deadline(void);
+// True (once) when a poll() since the last call delivered something: the
+// waiter that just ran the polls must re-check before the CPU halts, since
+// the interrupt that announced the data came before, not during, the wait.
+bool pyunik_devpoll_take_delivered(void);
 
 #endif // PYUNIK_DEVPOLL_H

@@ -154,6 +154,13 @@ static uint64_t deadline_after(uint64_t count, uint64_t ns_each) {
 }
 
 void mp_hal_wait_event(mp_int_t timeout_ms) {
+    // MicroPython ran the event hook (devices' polls) just before this: if
+    // that put a frame into the stack, a socket the caller polls may be
+    // ready now. Halting would sleep through it until the next interrupt or
+    // timer (lwIP's, up to a second away): return, so the caller looks.
+    if (pyunik_devpoll_take_delivered()) {
+        return;
+    }
     uint64_t deadline = timeout_ms < 0 ? UINT64_MAX : deadline_after((uint64_t)timeout_ms, 1000000);
     // A device's timer (lwIP's next timeout) may be due sooner.
     uint64_t device = pyunik_devpoll_deadline();

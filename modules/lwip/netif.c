@@ -40,6 +40,7 @@ static pyunik_nic_t *nics;
 static struct netif netifs[MAX_NICS];
 static size_t netif_count;
 static uint32_t dropped_frames;
+static uint32_t frames_in; // frames handed to lwIP, for poll_network()
 static uint64_t timers_started; // when lwip_init() started lwIP's timers
 
 void pyunik_nic_register(pyunik_nic_t *nic) {
@@ -72,6 +73,7 @@ void pyunik_netif_input(pyunik_nic_t *nic, const void *data, size_t len) {
         return;
     }
     pbuf_take(p, data, (u16_t)len);
+    frames_in++;
     if (netif->input(p, netif) != ERR_OK) {
         pbuf_free(p);
     }
@@ -191,7 +193,8 @@ static bool configure_static(struct netif *netif) {
     return true;
 }
 
-static void poll_network(void) {
+static bool poll_network(void) {
+    uint32_t before = frames_in;
     for (size_t i = 0; i < netif_count; i++) {
         struct netif *netif = &netifs[i];
         pyunik_nic_t *nic = netif->state;
@@ -204,6 +207,7 @@ static void poll_network(void) {
         }
     }
     sys_check_timeouts();
+    return frames_in != before;
 }
 
 static uint64_t network_deadline(void) {
