@@ -23,14 +23,19 @@ def vif(mac: str) -> str:
     return xlconfig.vif_line([f"mac={mac},bridge={xenrig.RIG_BRIDGE},script=/etc/pyunik/vif-bridge"])
 
 
-def test_netfront_serves_dom0(xen_rig: XenRig, net_image: build.Image, dut) -> None:  # type: ignore[no-untyped-def]
-    domain = xen_rig.create(
-        net_image.elf,
-        "pyunik-net",
+def create_on_bridge(rig: XenRig, image: build.Image, name: str, mac: str) -> xenrig.Domain:
+    """A domU with one vif on the rig's bridge, at GUEST."""
+    return rig.create(
+        image.elf,
+        name,
         memory_mb=32,
         cmdline=f"ip={GUEST}/{xenrig.RIG_PREFIX} gw={xenrig.DOM0_ADDRESS}",
-        extra_config=[vif("00:16:3e:50:59:01")],
+        extra_config=[vif(mac)],
     )
+
+
+def test_netfront_serves_dom0(xen_rig: XenRig, net_image: build.Image, dut) -> None:  # type: ignore[no-untyped-def]
+    domain = create_on_bridge(xen_rig, net_image, "pyunik-net", "00:16:3e:50:59:01")
     dut.expect_exact(b">>> ", timeout=90)
     console = Console(dut)
     out = console.run("import network; n = network.LAN(); print(n, n.config('mac'), n.ipconfig('addr4'))")
@@ -56,13 +61,7 @@ def test_netfront_serves_dom0(xen_rig: XenRig, net_image: build.Image, dut) -> N
 
 
 def test_a_thousand_connections_leak_nothing(xen_rig: XenRig, net_image: build.Image, dut) -> None:  # type: ignore[no-untyped-def]
-    domain = xen_rig.create(
-        net_image.elf,
-        "pyunik-conns",
-        memory_mb=32,
-        cmdline=f"ip={GUEST}/{xenrig.RIG_PREFIX} gw={xenrig.DOM0_ADDRESS}",
-        extra_config=[vif("00:16:3e:50:59:02")],
-    )
+    domain = create_on_bridge(xen_rig, net_image, "pyunik-conns", "00:16:3e:50:59:02")
     dut.expect_exact(b">>> ", timeout=90)
     console = Console(dut)
     # An asyncio echo server that stops after 1,000 connections, then
