@@ -132,30 +132,15 @@ static bool parse_addr(const char *text, size_t len, ip4_addr_t *addr, int *pref
     return ip4addr_aton(buf, addr) != 0;
 }
 
-// The value of `key=` on the kernel command line (before a lone "--"),
-// else the board's default; *len its length.
+// The value of `key=` on the kernel command line, else the board's
+// default; *len its length.
 static const char *option(const char *key, const char *fallback, size_t *len) {
-    size_t klen = strlen(key);
-    const char *p = pvboot_start_info()->cmdline;
-    while (*p != '\0') {
-        while (*p == ' ') {
-            p++;
-        }
-        const char *word = p;
-        while (*p != '\0' && *p != ' ') {
-            p++;
-        }
-        size_t wlen = (size_t)(p - word);
-        if (wlen == 2 && word[0] == '-' && word[1] == '-') {
-            break;
-        }
-        if (wlen > klen && memcmp(word, key, klen) == 0 && word[klen] == '=') {
-            *len = wlen - klen - 1;
-            return word + klen + 1;
-        }
+    const char *value = pvboot_cmdline_option(key, len);
+    if (value == NULL) {
+        *len = strlen(fallback);
+        value = fallback;
     }
-    *len = strlen(fallback);
-    return fallback;
+    return value;
 }
 
 // Static addresses for the first NIC, or DHCP. Returns true when static.

@@ -77,6 +77,12 @@ typedef struct {
 /* The start info pvboot_main() was given, for later readers. */
 const pvboot_start_info_t *pvboot_start_info(void);
 
+/* The value of a key=value word on the command line before a lone "--"
+ * (the image's options; the frozen cmdline module reads the same words),
+ * or NULL when there is none. The value is not NUL-terminated: *len is its
+ * length. */
+const char *pvboot_cmdline_option(const char *key, size_t *len);
+
 /* The RAM for the port's heap: what is left of the start info's heap region
  * after drivers took their pages (pvboot_page_alloc). Called once, after the
  * drivers' init; from then on pvboot_page_alloc() returns NULL, so the heap
