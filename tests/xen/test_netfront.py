@@ -12,6 +12,7 @@ from pyunik import build, xenrig, xlconfig
 from pyunik.xenrig import XenRig
 
 GUEST = "10.0.3.2"  # on the rig's own bridge, inside its QEMU
+CONNECTIONS = 200
 
 
 @pytest.fixture(scope="session")
@@ -60,33 +61,42 @@ def test_netfront_serves_dom0(xen_rig: XenRig, net_image: build.Image, dut) -> N
     domain.destroy()
 
 
-def test_a_thousand_connections_leak_nothing(xen_rig: XenRig, net_image: build.Image, dut) -> None:  # type: ignore[no-untyped-def]
+def test_hundreds_of_connections_leak_nothing(xen_rig: XenRig, net_image: build.Image, dut) -> None:  # type: ignore[no-untyped-def]
     domain = create_on_bridge(xen_rig, net_image, "pyunik-conns", "00:16:3e:50:59:02")
     dut.expect_exact(b">>> ", timeout=90)
     console = Console(dut)
-    # An asyncio echo server that stops after 1,000 connections, then
+    # Each client is a process dom0 forks, about half a second apiece under
+    # nested TCG: 200 here (1,000 go through virtio-net in tests/hil, over the
+    # same lwIP and netif layer). An asyncio echo server that stops after them, then
     # reports the heap in use before and after (both after a collection).
     console.run(
         "import asyncio, gc; "
-        "exec('async def serve():\\n"
+        "exec('async def serve(n):\\n"
         "    done = asyncio.Event(); count = [0]\\n"
         "    async def echo(r, w):\\n"
         "        w.write(await r.read(64)); await w.drain(); w.close(); await w.wait_closed()\\n"
         "        count[0] += 1\\n"
-        "        if count[0] == 1000: done.set()\\n"
+        "        if count[0] == n: done.set()\\n"
         '    srv = await asyncio.start_server(echo, "0.0.0.0", 7)\\n'
         "    await done.wait(); srv.close(); await srv.wait_closed()')"
     )
-    console.run("gc.collect(); before = gc.mem_alloc()")
-    console.keys(b"asyncio.run(serve()); gc.collect(); print('GROWTH', gc.mem_alloc() - before)\r")
-    # 1,000 clients from dom0, one after another, each bounded by nc's -w.
-    status, out = xen_rig.sh(
-        f"i=0; ok=0; while [ $i -lt 1000 ]; do r=$(echo x$i | nc -w 5 {GUEST} 7); "
-        f'[ "$r" = "x$i" ] && ok=$((ok+1)); i=$((i+1)); done; echo OK=$ok',
-        timeout=900,
-    )
-    assert status == 0 and "OK=1000" in out, out
-    growth = int(dut.expect(rb"GROWTH (-?\d+)", timeout=120).group(1))
-    # The heap holds what it held before, give or take a few small objects.
-    assert growth < 4096, growth
+
+    def serve_and_measure(n: int) -> int:
+        console.keys(f"gc.collect(); b = gc.mem_alloc(); asyncio.run(serve({n})); gc.collect(); "
+                     f"print('GROWTH', gc.mem_alloc() - b)\r".encode())  # fmt: skip
+        # The clients from dom0, one after another, each bounded by nc's -w.
+        status, out = xen_rig.sh(
+            f"i=0; ok=0; while [ $i -lt {n} ]; do r=$(echo x$i | nc -w 5 {GUEST} 7); "
+            f'[ "$r" = "x$i" ] && ok=$((ok+1)); i=$((i+1)); done; echo OK=$ok',
+            timeout=900,
+        )
+        assert status == 0 and f"OK={n}" in out, out
+        return int(dut.expect(rb"GROWTH (-?\d+)", timeout=120).group(1))
+
+    # A first run allocates what asyncio keeps (its loop, the poller): a
+    # warm-up of 20, then the measured run, whose connections must leave
+    # nothing behind.
+    serve_and_measure(20)
+    growth = serve_and_measure(CONNECTIONS)
+    assert growth < 2048, growth
     domain.destroy()
