@@ -53,7 +53,17 @@ def test_netfront_serves_dom0(xen_rig: XenRig, net_image: build.Image, dut) -> N
     assert status == 0 and "HELLO-NETFRONT" in reply, reply
     dut.expect_exact(b"15\r\n>>> ", timeout=30)  # send()'s count, then the prompt again
     # The domU connects out to a server in dom0.
-    xen_rig.sh("(echo from-dom0 | nc -l -p 8007 -w 20 >/dev/null &)", timeout=10)
+    # Wait until nc listens: under nested TCG the backgrounded fork can lag the
+    # domU's connect, which then meets a RST (seen in CI as ECONNRESET).
+    # /proc/net/tcp{,6} list the port in hex (8007 = 1F47); state 0A is LISTEN.
+    status, listening = xen_rig.sh(
+        "(echo from-dom0 | nc -l -p 8007 -w 20 >/dev/null &); "
+        "for i in $(seq 100); do "
+        "grep -qs ':1F47 [0-9A-F]*:0000 0A' /proc/net/tcp /proc/net/tcp6 && echo listening && break; "
+        "sleep 0.1; done",
+        timeout=30,
+    )
+    assert "listening" in listening, listening
     out = console.run(
         f"c = socket.socket(); c.connect(('{xenrig.DOM0_ADDRESS}', 8007)); print(c.recv(100)); c.close()", timeout=60
     )
