@@ -16,23 +16,37 @@ import netguest
 import pytest
 from conftest import EXAMPLES
 
-#: Seconds a client has to send a request head (the app's timeout= option): longer than
-#: opening 30 connections one after another takes under TCG, so none is dropped while
-#: the others are being opened.
+#: Seconds a client has to send a request head (the app's timeout= option); the
+#: silent-client and slowloris tests wait this long for the cut.
 SERVER_TIMEOUT = 10.0
 
 
-@pytest.fixture(scope="module")
-def httpd(image_for) -> Iterator[nc.Endpoint]:  # type: ignore[no-untyped-def]
+#: The head timeout for the 30-client test, which opens its connections one after
+#: another before any sends: on a loaded 2-core machine that took more than 10 s, and
+#: the server then rightly dropped the first ones (its stats counted the timeouts).
+PATIENT_SERVER_TIMEOUT = 120.0
+
+
+def serve_httpd(image_for, timeout: float) -> Iterator[nc.Endpoint]:  # type: ignore[no-untyped-def]
     image = image_for(netguest.MICROVM_NET, EXAMPLES / "httpd")
     port = netguest.free_port()
-    guest = netguest.boot(image, [netguest.hostfwd((port, 80))], cmdline=f"timeout={SERVER_TIMEOUT}")
+    guest = netguest.boot(image, [netguest.hostfwd((port, 80))], cmdline=f"timeout={timeout}")
     try:
         guest.read_until(b"httpd: listening", 30)
         yield nc.Endpoint("127.0.0.1", port)
         assert guest.proc.poll() is None, f"the guest stopped: {guest.tail()}"
     finally:
         guest.stop()
+
+
+@pytest.fixture(scope="module")
+def httpd(image_for) -> Iterator[nc.Endpoint]:  # type: ignore[no-untyped-def]
+    yield from serve_httpd(image_for, SERVER_TIMEOUT)
+
+
+@pytest.fixture
+def patient_httpd(image_for) -> Iterator[nc.Endpoint]:  # type: ignore[no-untyped-def]
+    yield from serve_httpd(image_for, PATIENT_SERVER_TIMEOUT)
 
 
 def test_page_json_404_and_head(httpd: nc.Endpoint) -> None:
@@ -44,13 +58,8 @@ def test_keep_alive_and_pipelining(httpd: nc.Endpoint) -> None:
     nc.check_keep_alive_and_pipelining(httpd)
 
 
-# A known defect, open in issue 13's closing note: about one run in three, one of
-# the 30 keep-alive connections is closed by the guest without a response
-# (RemoteDisconnected), with and without patch 0008. Reported as xfail (and
-# XPASS when it passes) so the defect stays visible without failing CI.
-@pytest.mark.xfail(reason="one of 30 keep-alive connections sometimes closed without a response", strict=False)
-def test_thirty_concurrent_clients(httpd: nc.Endpoint) -> None:
-    nc.check_concurrent_clients(httpd, clients=30, requests=4)
+def test_thirty_concurrent_clients(patient_httpd: nc.Endpoint) -> None:
+    nc.check_concurrent_clients(patient_httpd, clients=30, requests=4)
 
 
 def test_malformed_requests_get_400_and_the_server_keeps_serving(httpd: nc.Endpoint) -> None:

@@ -142,13 +142,22 @@ def check_concurrent_clients(ep: Endpoint, clients: int = 30, requests: int = 4)
             ok += resp.status == 200 and b"pyunik" in resp.read()
         return ok
 
+    before = stats(ep)
     try:
         with ThreadPoolExecutor(clients) as pool:
             results = list(pool.map(client, conns, timeout=TIMEOUT * 6))
-        peak = stats(ep)["peak_open"]
+    except (OSError, http.client.HTTPException) as exc:
+        # Say whether the server dropped a connection on purpose (its head
+        # timeout) or something else closed it: the two need different fixes.
+        after = stats(ep)
+        raise AssertionError(
+            f"{type(exc).__name__}: {exc}; server timeouts {before['timeouts']} -> {after['timeouts']}, "
+            f"resets {before['resets']} -> {after['resets']}"
+        ) from exc
     finally:
         for conn in conns:
             conn.close()
+    peak = stats(ep)["peak_open"]
     assert results == [requests] * clients, results
     assert peak >= clients, peak  # type: ignore[operator]
 
