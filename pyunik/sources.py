@@ -66,6 +66,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from pyunik import progress
+
 __all__ = [
     "APT_PACKAGES",
     "UPSTREAMS",
@@ -220,6 +222,7 @@ class _Context:
     root: Path
     deps: Path
     log: Log
+    downloads: progress.DownloadReporter = field(default_factory=progress.QuietDownloads)
     apt_index_error: str | None = None
     apt_index_ready: bool = False
     attempts: dict[str, list[str]] = field(default_factory=dict)
@@ -261,14 +264,15 @@ def ensure_sources(root: Path, log: Log = print) -> dict[str, Path]:
         cached = _read_stamp(deps, env, patches)
         if cached is not None:
             return cached
-        ctx = _Context(root=root, deps=deps, log=log)
         found: dict[str, Path] = {}
         methods: list[str] = []
-        for up in UPSTREAMS:
-            got = _obtain(ctx, up)
-            if got is not None:
-                found[up.name] = got[0]
-                methods.append(got[1])
+        with progress.download_reporter() as downloads:
+            ctx = _Context(root=root, deps=deps, log=log, downloads=downloads)
+            for up in UPSTREAMS:
+                got = _obtain(ctx, up)
+                if got is not None:
+                    found[up.name] = got[0]
+                    methods.append(got[1])
         if len(found) != len(UPSTREAMS):
             raise SourcesError(_failure_message(ctx, found))
         for up in UPSTREAMS:
@@ -760,10 +764,11 @@ def _try_debian(ctx: _Context, up: Upstream) -> str:
         _ensure_apt_index(ctx)
         version, orig_name = _choose_debian_version(ctx, up)
         ctx.log(f"sources: {up.name}: downloading Debian {up.debian_source}={version}")
-        code, out = _run(
-            [*_apt("apt-get", ctx), "source", "--download-only", "-q", f"{up.debian_source}={version}"],
+        code, out = _run_apt(
+            ctx,
+            ["source", "--download-only", "-q", f"{up.debian_source}={version}"],
+            label=f"{up.debian_source} {version}",
             cwd=dl,
-            timeout=APT_TIMEOUT_S,
         )
         if code != 0:
             raise _MethodFailed(f"apt-get source failed: {_last_line(out)}")
@@ -820,6 +825,33 @@ def _apt(tool: str, ctx: _Context) -> list[str]:
     ]
 
 
+def _run_apt(ctx: _Context, args: Sequence[str], label: str, cwd: Path | None = None) -> tuple[int, str]:
+    """``apt-get ARGS`` in the isolated state, its download progress shown as ``label``.
+
+    apt reports progress as lines on the file descriptor named by
+    ``APT::Status-Fd``: a pipe here, read by a thread while :func:`_run` waits.
+    """
+    read_fd, write_fd = os.pipe()
+
+    def follow() -> None:
+        with os.fdopen(read_fd, encoding="utf-8", errors="replace") as status:
+            for line in status:
+                seen = progress.parse_apt_status(line)
+                if seen is not None:
+                    ctx.downloads.update(label, *seen)
+
+    reader = threading.Thread(target=follow, daemon=True)
+    reader.start()
+    try:
+        cmd = [*_apt("apt-get", ctx), "-o", f"APT::Status-Fd={write_fd}", *args]
+        result = _run(cmd, cwd=cwd, timeout=APT_TIMEOUT_S, pass_fds=(write_fd,))
+    finally:
+        os.close(write_fd)  # apt has exited: the reader sees the end of the pipe
+        reader.join(timeout=5)
+    ctx.downloads.update(label, 100.0, "done" if result[0] == 0 else "failed")
+    return result
+
+
 def _ensure_apt_index(ctx: _Context) -> None:
     """Download trixie's Sources index into the isolated apt state, once."""
     if ctx.apt_index_ready:
@@ -860,10 +892,7 @@ def _fetch_apt_index(ctx: _Context) -> None:
         encoding="utf-8",
     )
     ctx.log(f"sources: fetching the Debian {DEBIAN_SUITE} source index")
-    code, out = _run(
-        [*_apt("apt-get", ctx), "update", "-q", "--error-on=any"],
-        timeout=APT_TIMEOUT_S,
-    )
+    code, out = _run_apt(ctx, ["update", "-q", "--error-on=any"], label=f"{DEBIAN_SUITE} source index")
     if code != 0:
         raise _MethodFailed(f"apt-get update ({DEBIAN_SUITE} deb-src) failed: {_last_line(out)}")
 
@@ -972,6 +1001,7 @@ def _run(
     timeout: float,
     cwd: Path | None = None,
     env: dict[str, str] | None = None,
+    pass_fds: Sequence[int] = (),
 ) -> tuple[int, str]:
     """Run ``cmd``; return (exit code, combined output). Never raises on failure.
 
@@ -989,6 +1019,7 @@ def _run(
             text=True,
             errors="replace",
             start_new_session=True,
+            pass_fds=tuple(pass_fds),
         )
     except OSError as exc:
         return 127, f"{cmd[0]}: {exc.strerror}"

@@ -9,6 +9,7 @@ The real fetch is exercised by ``invoke deps``.
 from __future__ import annotations
 
 import dataclasses
+import sys
 import time
 from pathlib import Path
 
@@ -317,3 +318,36 @@ def test_a_patch_that_does_not_apply_is_named(tmp_path: Path) -> None:
     bad = _patch(tmp_path / "0001-bad.patch", "hello", "bye")
     with pytest.raises(SourcesError, match=r"0001-bad\.patch: does not apply"):
         sources.apply_patches(tree, [bad], tmp_path / "deps", "t", lambda _: None)
+
+
+FAKE_APT = """
+import os, sys
+fd = int(next(a.split("=", 1)[1] for a in sys.argv if a.startswith("APT::Status-Fd=")))
+with os.fdopen(fd, "w") as status:
+    for percent in (0, 12.5, 50, 100):
+        status.write(f"dlstatus:1:{percent}:Retrieving file 1 of 2\\n")
+    status.write("pmstatus:dpkg-exec:50:not a download\\n")
+print("fake apt done")
+"""
+
+
+class RecordedDownloads:
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, float, str]] = []
+
+    def update(self, label: str, percent: float, detail: str) -> None:
+        self.seen.append((label, percent, detail))
+
+
+def test_apt_download_progress_is_read_from_its_status_fd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What apt writes on APT::Status-Fd reaches the progress reporter, in order."""
+    script = tmp_path / "apt-get.py"
+    script.write_text(FAKE_APT)
+    monkeypatch.setattr(sources, "_apt", lambda tool, ctx: [sys.executable, str(script)])
+    downloads = RecordedDownloads()
+    ctx = sources._Context(root=tmp_path, deps=tmp_path, log=print, downloads=downloads)
+    code, out = sources._run_apt(ctx, ["update"], label="index")
+    assert code == 0 and "fake apt done" in out
+    assert [p for _, p, _ in downloads.seen] == [0.0, 12.5, 50.0, 100.0, 100.0]
+    assert downloads.seen[1] == ("index", 12.5, "Retrieving file 1 of 2")
+    assert downloads.seen[-1] == ("index", 100.0, "done")
