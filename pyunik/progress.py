@@ -90,7 +90,7 @@ class LiveDownloads:
 
     def update(self, label: str, percent: float, detail: str) -> None:
         if label not in self.tasks:
-            self.tasks[label] = self.bars.add_task(label, total=100.0)
+            self.tasks[label] = self.bars.add_task(label, total=100.0, detail="")
         self.bars.update(self.tasks[label], completed=percent, detail=detail)
 
 

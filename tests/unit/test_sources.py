@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pyunik import sources
+from pyunik import progress, sources
 from pyunik.sources import LWIP, MICROPYTHON, UPSTREAMS, SourcesError, Upstream, ensure_sources, verify_tree
 
 REPO = Path(__file__).resolve().parents[2]
@@ -351,3 +351,29 @@ def test_apt_download_progress_is_read_from_its_status_fd(tmp_path: Path, monkey
     assert [p for _, p, _ in downloads.seen] == [0.0, 12.5, 50.0, 100.0, 100.0]
     assert downloads.seen[1] == ("index", 12.5, "Retrieving file 1 of 2")
     assert downloads.seen[-1] == ("index", 100.0, "done")
+
+
+def test_live_download_bars_render_from_the_first_update() -> None:
+    """The bar's detail column exists from the moment the bar is added (rich renders at once)."""
+    import io
+
+    from rich.console import Console
+    from rich.progress import Progress, TextColumn
+
+    screen = io.StringIO()
+    with Progress(
+        TextColumn("{task.description} {task.fields[detail]}"), console=Console(file=screen, force_terminal=True)
+    ) as bars:
+        add_task = bars.add_task
+
+        def add_and_render(*args, **kwargs):  # type: ignore[no-untyped-def]
+            task = add_task(*args, **kwargs)
+            bars.refresh()  # as rich's refresh thread may, before the first update
+            return task
+
+        bars.add_task = add_and_render  # type: ignore[method-assign]
+        live = progress.LiveDownloads(bars)
+        live.update("index", 40.0, "Retrieving file 1 of 2")
+        live.update("lwip 2.2.1", 100.0, "done")
+        bars.refresh()
+    assert "Retrieving file 1 of 2" in screen.getvalue() and "lwip 2.2.1 done" in screen.getvalue()
