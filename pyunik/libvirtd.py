@@ -66,37 +66,87 @@ def running(log: Path | None = None, timeout: float = 30.0) -> Iterator[str]:
     if answers():
         yield SYSTEM_URI
         return
+    _check_can_start()
+    with tempfile.TemporaryDirectory(prefix="pyunik-libvirtd-") as tmp:
+        conf = Path(tmp) / "qemu.conf"
+        conf.write_text(QEMU_CONF)
+        script = 'mount --bind "$1" /etc/libvirt/qemu.conf && exec "$2"'
+        argv = ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh", str(conf), LIBVIRTD]
+        with _daemon(argv, SYSTEM_URI, log, timeout):
+            yield SYSTEM_URI
+
+
+#: What the private daemon of :func:`in_namespace` runs: its own state, cache,
+#: log and run directories bind-mounted over the system's (so it can run beside
+#: another libvirtd), our qemu.conf, and its sockets in the work directory.
+PRIVATE_DAEMON = """set -e
+w=$1
+mkdir -p "$w/lib" "$w/cache" "$w/log" /run/libvirt
+mount -t tmpfs tmpfs /run/libvirt
+mount --bind "$w/lib" /var/lib/libvirt
+mount --bind "$w/cache" /var/cache/libvirt
+mount --bind "$w/log" /var/log/libvirt
+mount --bind "$w/qemu.conf" /etc/libvirt/qemu.conf
+exec "$2" --pid-file "$w/libvirtd.pid" --config "$w/libvirtd.conf"
+"""
+
+
+@contextlib.contextmanager
+def in_namespace(netns: str, workdir: Path, log: Path | None = None, timeout: float = 30.0) -> Iterator[str]:
+    """A private libvirtd inside the network namespace ``netns`` for the ``with``
+    block; yields its URI (``qemu:///system?socket=...`` in ``workdir``).
+
+    Everything it makes for a network (the bridge, dnsmasq, firewall rules)
+    exists only in that namespace, and it runs beside any other libvirtd
+    (the system's, or the one :func:`running` started). Networks it starts
+    leave dnsmasq behind when it stops, by libvirt's design: the caller
+    removes the namespace with what runs in it.
+    """
+    _silence_libvirt_errors()
+    _check_can_start()
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "qemu.conf").write_text(QEMU_CONF)
+    (workdir / "libvirtd.conf").write_text(f'unix_sock_dir = "{workdir}"\nunix_sock_ro_perms = "0700"\n')
+    uri = f"{SYSTEM_URI}?socket={workdir / 'libvirt-sock'}"
+    argv = ["ip", "netns", "exec", netns, "unshare", "--mount", "--propagation", "private"]
+    argv += ["sh", "-c", PRIVATE_DAEMON, "sh", str(workdir), LIBVIRTD]
+    with _daemon(argv, uri, log, timeout):
+        yield uri
+
+
+def _check_can_start() -> None:
     if os.geteuid() != 0:
         raise LibvirtdError("no libvirtd answers at qemu:///system and only root can start one")
     if not Path(LIBVIRTD).exists() or shutil.which("unshare") is None:
         raise LibvirtdError(f"{LIBVIRTD} not found; fix: ./bootstrap.sh installs libvirt-daemon-system")
-    with tempfile.TemporaryDirectory(prefix="pyunik-libvirtd-") as tmp:
-        conf = Path(tmp) / "qemu.conf"
-        conf.write_text(QEMU_CONF)
-        env = dict(os.environ)
-        if log:
-            env["LIBVIRT_LOG_OUTPUTS"] = f"3:file:{log}"
-        script = 'mount --bind "$1" /etc/libvirt/qemu.conf && exec "$2"'
-        proc = subprocess.Popen(
-            ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh", str(conf), LIBVIRTD],
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            start_new_session=True,
-        )
-        try:
-            deadline = time.monotonic() + timeout
-            while not answers():
-                if proc.poll() is not None:
-                    err = proc.stderr.read().decode(errors="replace").strip() if proc.stderr else ""
-                    raise LibvirtdError(f"libvirtd exited with status {proc.returncode}: {err[-300:]}")
-                if time.monotonic() > deadline:
-                    raise LibvirtdError(f"libvirtd did not answer at {SYSTEM_URI} within {timeout:.0f} s")
-                time.sleep(0.1)
-            yield SYSTEM_URI
-        finally:
-            _stop(proc)
+
+
+@contextlib.contextmanager
+def _daemon(argv: list[str], uri: str, log: Path | None, timeout: float) -> Iterator[None]:
+    """Start the daemon ``argv``, wait until it answers at ``uri``, stop it after."""
+    env = dict(os.environ)
+    if log:
+        env["LIBVIRT_LOG_OUTPUTS"] = f"3:file:{log}"
+    proc = subprocess.Popen(
+        argv,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + timeout
+        while not answers(uri):
+            if proc.poll() is not None:
+                err = proc.stderr.read().decode(errors="replace").strip() if proc.stderr else ""
+                raise LibvirtdError(f"libvirtd exited with status {proc.returncode}: {err[-300:]}")
+            if time.monotonic() > deadline:
+                raise LibvirtdError(f"libvirtd did not answer at {uri} within {timeout:.0f} s")
+            time.sleep(0.1)
+        yield
+    finally:
+        _stop(proc)
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:

@@ -115,6 +115,69 @@ def test_virtio_nic_under_libvirt_is_the_guests_network_lan(image_for, libvirt_u
         domain.expect(f"b'{mac.group(1)}'".encode(), start=at)
 
 
+#: An isolated libvirt network (no <forward>: nothing leaves it) with DHCP from
+#: libvirt's dnsmasq, in addresses that exist only inside the test's namespace.
+ISOLATED_NETWORK = """<network>
+  <name>pyunik-isolated</name>
+  <bridge name='pyvbr0' stp='off'/>
+  <ip address='192.168.118.1' netmask='255.255.255.0'>
+    <dhcp><range start='192.168.118.10' end='192.168.118.20'/></dhcp>
+  </ip>
+</network>"""
+
+
+@pytest.fixture
+def libvirt_in_netns(tmp_path: Path) -> Iterator[tuple[str, str]]:
+    """A private libvirtd inside a namespace this test makes: (namespace, URI)."""
+    import netns
+
+    why = netns.unavailable()
+    if why:
+        pytest.skip(why)
+    with netns.bare_namespace() as name, libvirtd.in_namespace(name, tmp_path / "libvirtd") as uri:
+        yield name, uri
+
+
+def test_a_nic_on_a_libvirt_network_serves_http(image_for, libvirt_in_netns: tuple[str, str]) -> None:  # type: ignore[no-untyped-def]
+    """The guest's NIC on a libvirt network (bridge + dnsmasq, made by libvirt inside
+    the test's namespace): it takes a DHCP lease from libvirt, answers ping from the
+    namespace and serves examples/httpd there."""
+    import re
+    import sys
+
+    name, uri = libvirt_in_netns
+    conn = _libvirt().open(uri)
+    network = conn.networkCreateXML(ISOLATED_NETWORK)
+    try:
+        image = image_for("qemu-microvm-net", EXAMPLES / "httpd")
+        xml = _xml(image, "libvirt-net", nics=[ld.Nic.parse("network:pyunik-isolated")])
+        with ld.started(xml, uri) as domain:
+            at = domain.expect(b"httpd: listening", timeout=90)
+            address = re.search(rb"httpd: address (192\.168\.118\.\d+)", domain.output[:at])
+            assert address, domain.output.decode(errors="replace")
+            guest = address.group(1).decode()
+            leases = [lease["ipaddr"] for lease in network.DHCPLeases()]
+            assert guest in leases, leases
+            ping = subprocess.run(
+                ["ip", "netns", "exec", name, "ping", "-c", "3", "-W", "5", guest],
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            assert ping.returncode == 0 and " 0% packet loss" in ping.stdout, ping.stdout + ping.stderr
+            fetch = (
+                "import json, urllib.request; "
+                f"print(json.load(urllib.request.urlopen('http://{guest}/api/stats', timeout=20))['platform'])"
+            )
+            http = subprocess.run(
+                ["ip", "netns", "exec", name, sys.executable, "-c", fetch], capture_output=True, text=True, timeout=60
+            )
+            assert http.stdout.strip() == "pyunik", http.stdout + http.stderr
+    finally:
+        network.destroy()
+        conn.close()
+
+
 def _libvirt():  # type: ignore[no-untyped-def]
     import libvirt
 

@@ -88,21 +88,28 @@ def _kill_inside(name: str) -> None:
 
 
 @contextlib.contextmanager
-def namespace(octet: int = 2) -> Iterator[Namespace]:
-    """A fresh namespace named after this process and a counter, with lo up and
-    a tap at ``SUBNET.1``; the guest is to be ``SUBNET.<octet>``. Removed on exit,
-    with anything still running inside it."""
-    n = next(_counter)
-    name = f"pyunik-test-{os.getpid()}-{n}"
-    tap = f"pyt{os.getpid() % 100000}t{n}"[:15]
-    ns = Namespace(name, tap, f"{SUBNET}.1", f"{SUBNET}.{octet}")
+def bare_namespace() -> Iterator[str]:
+    """A fresh namespace named after this process and a counter, with only lo
+    (up); yields its name. Removed on exit, with anything still running inside
+    it (e.g. the dnsmasq a libvirt network leaves behind)."""
+    name = f"pyunik-test-{os.getpid()}-{next(_counter)}"
     _ip("netns", "add", name)
     try:
         _ip("-n", name, "link", "set", "lo", "up")
+        yield name
+    finally:
+        _kill_inside(name)
+        subprocess.run([IP, "netns", "del", name], capture_output=True, timeout=30)
+
+
+@contextlib.contextmanager
+def namespace(octet: int = 2) -> Iterator[Namespace]:
+    """A :func:`bare_namespace` with a tap at ``SUBNET.1``; the guest is to be
+    ``SUBNET.<octet>``."""
+    with bare_namespace() as name:
+        tap = f"pyt{os.getpid() % 100000}t{name.rsplit('-', 1)[1]}"[:15]
+        ns = Namespace(name, tap, f"{SUBNET}.1", f"{SUBNET}.{octet}")
         _ip("-n", name, "tuntap", "add", "dev", tap, "mode", "tap")
         _ip("-n", name, "addr", "add", f"{ns.host_addr}/{ns.prefix}", "dev", tap)
         _ip("-n", name, "link", "set", tap, "up")
         yield ns
-    finally:
-        _kill_inside(name)
-        subprocess.run([IP, "netns", "del", name], capture_output=True, timeout=30)
