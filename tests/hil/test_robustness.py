@@ -9,6 +9,7 @@ hangs fails the test instead of hanging the run.
 from __future__ import annotations
 
 import subprocess
+import threading
 import time
 
 import pytest
@@ -189,3 +190,72 @@ def test_a_cpu_without_long_mode_is_named_at_entry(image_for) -> None:  # type: 
         port.close()
     finally:
         guest.stop()
+
+
+class Echo:
+    """Everything the guest prints, read by a thread so QEMU's output never waits on the test."""
+
+    def __init__(self, pty: str) -> None:
+        self.port = serial.Serial(pty, timeout=0.1)
+        self.data = bytearray()
+        self.lock = threading.Lock()
+        self.running = True
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def _read(self) -> None:
+        while self.running:
+            chunk = self.port.read(65536)
+            with self.lock:
+                self.data += chunk
+
+    def wait_for(self, marker: bytes, start: int, timeout: float, limit: int = 1 << 30) -> int:
+        """Offset of ``marker`` at or after ``start``; fails past ``timeout`` or once ``limit`` bytes came."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.lock:
+                found = self.data.find(marker, start)
+                size = len(self.data) - start
+            if found >= 0:
+                return found
+            assert size <= limit, f"{size} bytes printed and still no {marker!r}"
+            time.sleep(0.05)
+        pytest.fail(f"no {marker!r} within {timeout} s: {bytes(self.data[-200:])!r}")
+
+    def close(self) -> None:
+        self.running = False
+        self.thread.join()
+        self.port.close()
+
+
+#: Bytes the line editor may print per key when it edits in the middle of a line:
+#: an insert is "ESC [ 1 @" and the character, a backspace "\b" and "ESC [ 1 P".
+ECHO_PER_KEY = 10
+
+
+def test_editing_the_start_of_a_long_line_echoes_a_few_bytes_per_key(guest: Guest) -> None:
+    # Before the fix every key typed before the tail of a line redrew the
+    # whole tail: here 300 keys before 20,000 characters printed ~5 MB.
+    echo = Echo(guest.pty)
+    try:
+        echo.wait_for(b">>> ", 0, timeout=20)
+        line = b's = "' + b"a" * 20000 + b'"'
+        start = len(echo.data)
+        for i in range(0, len(line), 1024):
+            echo.port.write(line[i : i + 1024])
+        echo.wait_for(b'a"', start + len(line) - 2, timeout=60)
+        mark = len(echo.data)
+        keys = b"\x1b[H" + b"\x1b[C" * 5 + b"b" * 200 + b"\x7f" * 100
+        echo.port.write(keys + b"\r")
+        end = echo.wait_for(b"\r\n", mark, timeout=60, limit=ECHO_PER_KEY * len(keys) * 10)
+        printed = end - mark
+        print(f"\n{len(keys)} bytes of keys before a 20,000-character tail echoed {printed} bytes")
+        assert printed <= ECHO_PER_KEY * 305, f"{printed} bytes echoed for 305 keys"
+        echo.wait_for(b">>> ", end, timeout=20)
+        # The edit landed where the keys put it.
+        mark = len(echo.data)
+        echo.port.write(b"print(len(s), s[:3], s[99:102])\r")
+        answer = echo.wait_for(b">>> ", mark, timeout=20)
+        assert b"20100 bbb baa\r\n" in echo.data[mark:answer]
+    finally:
+        echo.close()
