@@ -60,6 +60,13 @@ _start32:
     cpuid
     btl $29, %edx
     jnc no_long_mode
+    /* Without a local APIC (-cpu qemu64,-apic) the image would reach its
+     * prompt and then take no timer or device interrupt: deaf, its sleeps
+     * never ending. CPUID leaf 1, EDX bit 9. */
+    movl $1, %eax
+    cpuid
+    btl $9, %edx
+    jnc no_apic
     movl %edi, %ebx
 
     /* Before touching the stack or the page tables (both at the end of the
@@ -92,6 +99,9 @@ _start32:
     loop 1b
     /* No RAM covers the image: say so on COM1 and stop with status 125. */
     movl $too_little_ram, %esi
+    jmp fail32
+no_apic:
+    movl $no_apic_msg, %esi
     jmp fail32
 no_long_mode:
     movl $no_long_mode_msg, %esi
@@ -185,6 +195,8 @@ _start64:
     .section .text.boot
 too_little_ram:
     .asciz "pvboot: RAM does not cover the image; give the VM more memory (-m)\r\n"
+no_apic_msg:
+    .asciz "pvboot: this CPU has no local APIC; pyunik needs one for its timer and interrupts (QEMU: leave out -apic)\r\n"
 no_long_mode_msg:
     .asciz "pvboot: this CPU has no long mode; pyunik needs an x86_64 CPU (e.g. QEMU -cpu qemu64)\r\n"
 

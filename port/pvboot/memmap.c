@@ -100,6 +100,9 @@ void pvboot_memmap_init(uint64_t start_info_paddr, pvboot_start_info_t *si) {
         si->cmdline_length = n;
         split_device_words(si);
     }
+    if (hsi->version >= 1) {
+        si->rsdp_paddr = hsi->rsdp_paddr;
+    }
     pvboot_memmap_entry_t given[PVBOOT_MAX_MEMMAP];
     size_t count = 0;
     if (hsi->version >= 1 && hsi->memmap_paddr != 0) {

@@ -72,6 +72,9 @@ typedef struct {
     size_t memmap_entries;
     /* Total RAM in the map, in bytes (what `-m` gave). */
     uint64_t ram_total;
+    /* The ACPI RSDP the loader gave (0: none given; firmware areas are
+     * searched instead). */
+    uint64_t rsdp_paddr;
 } pvboot_start_info_t;
 
 /* The start info pvboot_main() was given, for later readers. */
@@ -266,7 +269,11 @@ pvboot_hypervisor_t pvboot_hypervisor(void);
  * with (status << 1) | 1 and status 0 becomes QEMU's exit status 1 - see
  * pyunik/vm.py, which maps it back. A status other than 0 is first reported
  * to a pvpanic device (port 0x505) if there is one, so that libvirt sees a
- * crash. If nothing ends the machine the CPU halts with interrupts off.
+ * crash. Without the exit device the machine is powered off through ACPI
+ * (S5: q35/pc's PM1a control block, microvm's GED sleep register), and a
+ * status other than 0, which then cannot reach the host, is printed first.
+ * If nothing ends the machine (no exit device and no ACPI, e.g. microvm
+ * with acpi=off) one line says so and the CPU halts with interrupts off.
  * Reserved statuses are listed at the end. */
 __attribute__((noreturn)) void pvboot_shutdown(int status);
 

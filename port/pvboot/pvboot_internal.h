@@ -35,6 +35,8 @@ int pvboot_pages_update(uintptr_t addr, size_t len, uint64_t set, uint64_t clear
 int pvboot_page_mapped(uintptr_t addr);
 /* Whether addr lies in one of the boot stacks' guard pages. */
 int pvboot_in_stack_guard(uintptr_t addr);
+/* ACPI S5 power-off (acpi.c); returns if the machine has no way to it. */
+void pvboot_acpi_power_off(void);
 void pvboot_memmap_init(uint64_t start_info_paddr, pvboot_start_info_t *si);
 
 #endif

@@ -82,7 +82,13 @@ void pvboot_shutdown(int status) {
     }
     report_panic(status);
     pvboot_outl(DEBUG_EXIT_PORT, (uint32_t)status);
-    /* No exit device: stop here, quietly. */
+    /* Still here: no exit device. ACPI's power-off ends QEMU with status 0,
+     * so a failure says its status on the console first. */
+    if (status != 0) {
+        pvboot_printf("pvboot: exit status %d (no isa-debug-exit device to give it to the host)\n", status);
+    }
+    pvboot_acpi_power_off();
+    pvboot_printf("pvboot: no way to power off (no isa-debug-exit device, no ACPI): halted; exit status %d\n", status);
     halt_forever();
 }
 

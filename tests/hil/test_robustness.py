@@ -259,3 +259,74 @@ def test_editing_the_start_of_a_long_line_echoes_a_few_bytes_per_key(guest: Gues
         assert b"20100 bbb baa\r\n" in echo.data[mark:answer]
     finally:
         echo.close()
+
+
+def start_without_exit_device(image, extra: list[str]) -> Guest:  # type: ignore[no-untyped-def]
+    """The image booted as a user might without pyunik's QEMU arguments: no isa-debug-exit."""
+    plugin_args = [a for a in image.qemu_args if not a.startswith("isa-debug-exit")]
+    plugin_args = [a for i, a in enumerate(plugin_args) if not (a == "-device" and i + 1 == len(plugin_args))]
+    assert "isa-debug-exit" not in " ".join(plugin_args)
+    command = vm.qemu_command(image.board, image.elf, serial="stdio", extra=extra, plugin_args=plugin_args)
+    return Guest(image.board, vm.start_with_pty(command), command.argv)
+
+
+@pytest.mark.parametrize("board", ["qemu-microvm", "qemu-q35"])
+def test_without_the_exit_device_acpi_powers_off(image_for, board: str) -> None:  # type: ignore[no-untyped-def]
+    guest = start_without_exit_device(image_for(board), [])
+    try:
+        port = serial.Serial(guest.pty, timeout=20)
+        assert port.read_until(b">>> ").endswith(b">>> ")
+        port.write(b"import machine; machine.deepsleep()\r")
+        assert guest.wait(timeout=20) == 0  # QEMU's own status for an ACPI power-off
+        assert b"pvboot:" not in port.read(port.in_waiting)
+        port.close()
+    finally:
+        guest.stop()
+
+
+def test_without_the_exit_device_a_failure_says_its_status(image_for) -> None:  # type: ignore[no-untyped-def]
+    guest = start_without_exit_device(image_for(BOARD), ["-append", "-- \udcff"])
+    try:
+        port = serial.Serial(guest.pty, timeout=20)
+        assert port.read_until(b"\r\n").startswith(b"pyunik: the kernel command line is ")
+        assert (
+            port.read_until(b"\r\n") == b"pvboot: exit status 2 (no isa-debug-exit device to give it to the host)\r\n"
+        )
+        assert guest.wait(timeout=20) == 0
+        port.close()
+    finally:
+        guest.stop()
+
+
+def test_without_exit_device_or_acpi_one_line_says_so(image_for) -> None:  # type: ignore[no-untyped-def]
+    # microvm with acpi=off (the virtio-mmio boards') has no way to power off.
+    guest = start_without_exit_device(image_for("qemu-microvm"), ["-M", "microvm,acpi=off"])
+    try:
+        port = serial.Serial(guest.pty, timeout=20)
+        assert port.read_until(b">>> ").endswith(b">>> ")
+        port.write(b"import machine; machine.deepsleep()\r")
+        port.read_until(b"\r\n")
+        line = port.read_until(b"\r\n")
+        assert line == b"pvboot: no way to power off (no isa-debug-exit device, no ACPI): halted; exit status 0\r\n"
+        port.close()
+    finally:
+        guest.stop()
+
+
+def test_a_cpu_without_a_local_apic_is_named_at_entry(image_for) -> None:  # type: ignore[no-untyped-def]
+    image = image_for(BOARD)
+    command = vm.qemu_command(
+        image.board, image.elf, serial="stdio", extra=["-cpu", "qemu64,-apic"], plugin_args=image.qemu_args
+    )
+    guest = Guest(image.board, vm.start_with_pty(command), command.argv)
+    try:
+        port = serial.Serial(guest.pty, timeout=10)
+        line = port.read_until(b"\r\n")
+        assert line == (
+            b"pvboot: this CPU has no local APIC; pyunik needs one for its timer and interrupts"
+            b" (QEMU: leave out -apic)\r\n"
+        )
+        assert guest.wait(timeout=20) == vm.EXIT_FAULT
+        port.close()
+    finally:
+        guest.stop()
