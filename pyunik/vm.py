@@ -162,19 +162,28 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def disk_args(board: Board, images: Sequence[Path]) -> list[str]:
+def disk_args(board: Board, images: Sequence[Path], blkdebug: Path | None = None) -> list[str]:
     """QEMU arguments that give the guest ``images`` as virtio-blk disks, in
     order (disk 0 first): a virtio-mmio device on microvm, a modern-only
     PCI device elsewhere. Raw images, written through to the file
     (cache=writeback still honours the guest's FLUSH; QEMU acknowledges a
-    write only once the host has it)."""
+    write only once the host has it).
+
+    ``blkdebug`` puts QEMU's blkdebug driver between each disk and its file,
+    with that config file's rules (``[inject-error]`` sections make chosen
+    reads or writes fail): for tests of how the guest takes device errors."""
     argv: list[str] = []
     for n, image in enumerate(images):
         if not image.is_file():
             raise VmError(f"disk '{image}' does not exist; fix: make one with `invoke disk.create {image}`")
         # QEMU quotes nothing: a comma in a path would split the option.
         path = str(image.resolve()).replace(",", ",,")
-        argv += ["-drive", f"file={path},if=none,id=disk{n},format=raw,cache=writeback"]
+        if blkdebug is None:
+            source = f"file={path}"
+        else:
+            config = str(blkdebug.resolve()).replace(",", ",,")
+            source = f"file.driver=blkdebug,file.config={config},file.image.filename={path}"
+        argv += ["-drive", f"{source},if=none,id=disk{n},format=raw,cache=writeback"]
         if board.vm.machine == "microvm":
             argv += ["-device", f"virtio-blk-device,drive=disk{n}"]
         else:

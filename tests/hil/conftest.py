@@ -85,7 +85,11 @@ class Guest:
 
 
 def boot(
-    image: build.Image, memory: str | None = None, cmdline: str | None = None, disks: tuple[Path, ...] = ()
+    image: build.Image,
+    memory: str | None = None,
+    cmdline: str | None = None,
+    disks: tuple[Path, ...] = (),
+    blkdebug: Path | None = None,
 ) -> Guest:
     command = vm.qemu_command(
         image.board,
@@ -94,7 +98,7 @@ def boot(
         memory=memory,
         cmdline=cmdline,
         plugin_args=image.qemu_args,
-        extra=vm.disk_args(image.board, disks),
+        extra=vm.disk_args(image.board, disks, blkdebug),
     )
     return Guest(image.board, vm.start_with_pty(command), command.argv)
 

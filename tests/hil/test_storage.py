@@ -81,8 +81,8 @@ def start(image_for) -> Iterator:  # type: ignore[no-untyped-def]
     """start(board, *images) -> a booted guest at its REPL, raw mode."""
     running: list[DiskGuest] = []
 
-    def go(board: str, *images: Path, wait_banner: bool = True) -> DiskGuest:
-        g = DiskGuest(boot(image_for(board), disks=tuple(images)))
+    def go(board: str, *images: Path, wait_banner: bool = True, blkdebug: Path | None = None) -> DiskGuest:
+        g = DiskGuest(boot(image_for(board), disks=tuple(images), blkdebug=blkdebug))
         running.append(g)
         if wait_banner:
             g.banner = g.console.expect(b">>> ").decode(errors="replace")  # type: ignore[attr-defined]
@@ -276,6 +276,52 @@ ACK_FIRST_LOOP = (
     "    os.sync()\n"
     "    i += 1\n"
 )
+
+
+#: QEMU blkdebug rules: every write fails, and reads of sector 1024.
+FAILING_DEVICE = """
+[inject-error]
+event = "write_aio"
+errno = "5"
+
+[inject-error]
+event = "read_aio"
+errno = "5"
+sector = "1024"
+"""
+
+
+@pytest.mark.parametrize("board", BOARDS)
+def test_device_errors_are_oserror_eio(start, tmp_path: Path, board: str) -> None:  # type: ignore[no-untyped-def]
+    """A device that answers reads and writes with an error status: the app
+    gets OSError(EIO), the guest goes on, and nothing reaches the image."""
+    img = tmp_path / "disk.img"
+    disk.create(img, "lfs", 2 << 20)
+    before = img.read_bytes()
+    rules = tmp_path / "blkdebug.conf"
+    rules.write_text(FAILING_DEVICE)
+    g = start(board, img, blkdebug=rules)
+    out = g.console.run(
+        "import os, virtio_blk\n"
+        "b = bytearray(512)\n"
+        "d = virtio_blk.Disk(0)\n"
+        "print('read', d.readblocks(0, b), d.readblocks(1024, b), d.writeblocks(5, b))\n"
+        "try:\n"
+        "    with open('/new', 'wb') as f:\n"
+        "        f.write(b'x' * 5000)\n"
+        "    os.sync()\n"
+        "    print('written')\n"
+        "except OSError as e:\n"
+        "    print('write', e.errno)\n"
+        "print(os.listdir('/'), 6 * 7)\n",
+        timeout=60,
+    )
+    lines = out.splitlines()
+    assert lines[0] == "read 0 -5 -5"
+    assert lines[1] == "write 5"
+    assert lines[-1].endswith(" 42")
+    g.stop()
+    assert img.read_bytes() == before
 
 
 def _powercut_cycles(  # type: ignore[no-untyped-def]
