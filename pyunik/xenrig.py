@@ -1097,6 +1097,7 @@ class XenRig:
         attach: bool = True,
         vcpus: int = 1,
         extra_config: Iterable[str] = (),
+        before_unpause: Callable[[Domain], None] | None = None,
     ) -> Domain:
         """``xl create`` a PVH domU from ``elf``; with ``attach`` its console
         is bridged onto ``serial_path``, raw, both ways (from its first byte:
@@ -1104,7 +1105,9 @@ class XenRig:
 
         The config preserves the domain on poweroff, reboot and crash so that
         :meth:`Domain.wait_shutdown` can read xl's shutdown reason; that
-        method then destroys it.
+        method then destroys it. ``before_unpause`` runs while the domain
+        exists but has not run an instruction (e.g. to write xenstore nodes
+        it will find at boot).
         """
         self._need()
         if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}", name):
@@ -1130,7 +1133,7 @@ class XenRig:
         # A log left by an earlier domain of the same name would mix in.
         status, out = self.sh(
             f"rm -f /var/log/xen/console/guest-{name}.log; "
-            f"xl create {'-p ' if attach else ''}/mnt/share/{name}.cfg >/run/{name}.create.log 2>&1 "
+            f"xl create {'-p ' if attach or before_unpause else ''}/mnt/share/{name}.cfg >/run/{name}.create.log 2>&1 "
             f"|| {{ cat /run/{name}.create.log; false; }}",
             timeout=120,
         )
@@ -1139,6 +1142,9 @@ class XenRig:
         domain = Domain(self, name)
         if attach:
             self._attach(domain)
+        if before_unpause is not None:
+            before_unpause(domain)
+        if attach or before_unpause is not None:
             self.xl("unpause", name)
         self.timings["create"] = time.monotonic() - started
         return domain
