@@ -305,7 +305,15 @@ case "$1" in
         if [ -b "$target" ]; then
             dev=$target
         else
-            dev=$(losetup -f) && losetup "$dev" "$target" || fail "losetup $target failed"
+            # `losetup -f FILE` takes the first free device that it can get:
+            # two disks' scripts run at once, and a name from `losetup -f`
+            # alone may be taken by the other before it is used.
+            i=0
+            until losetup -f "$target"; do
+                i=$((i + 1)); [ $i -lt 20 ] || fail "losetup $target failed"; sleep 0.1
+            done
+            dev=$(losetup -a | grep " $target\$" | head -n 1 | cut -d: -f1)
+            [ -b "$dev" ] || fail "no loop device for $target"
         fi
         mm=$(stat -L -c '%t:%T' "$dev") || fail "stat $dev failed"
         xenstore-write "$XENBUS_PATH/physical-device" "$mm" "$XENBUS_PATH/physical-device-path" "$dev" \
@@ -1023,7 +1031,8 @@ class XenRig:
         try:
             self._control.expect(re.compile(re.escape(READY)), timeout)
             status, out = self.sh(
-                "grep -q ' /mnt/share ' /proc/mounts && grep -q ' /mnt/disks ' /proc/mounts && test -e /dev/ttyS1 && xl list"
+                "grep -q ' /mnt/share ' /proc/mounts && grep -q ' /mnt/disks ' /proc/mounts "
+                "&& test -e /dev/ttyS1 && xl list"
             )
             if status:
                 raise XenRigError(f"dom0 is up but not ready: {out}\n{self._control.tail()}")

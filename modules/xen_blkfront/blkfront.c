@@ -58,7 +58,7 @@ typedef struct {
     int ring_ref;
     uint8_t *buffer;     // BUFFER_PAGES pages, granted writable
     grant_ref_t gref[BUFFER_PAGES];
-    struct blkif_request_segment *indirect; // one page of segments, granted read-only
+    struct blkif_request_segment *indirect; // one page of segments for indirect requests
     grant_ref_t indirect_ref;
     unsigned max_segments; // per request: 11, or up to BUFFER_PAGES indirect
     uint8_t flush_op;    // FLUSH_DISKCACHE, WRITE_BARRIER, or 0xff (none)
@@ -205,7 +205,10 @@ static bool grant_pages(vbd_t *v, blkif_sring_t *sring) {
         }
         v->gref[i] = (grant_ref_t)ref;
     }
-    int ref = xen_gnttab_grant(v->backend_id, pvboot_dma_addr(v->indirect) >> 12, true);
+    // Writable although the backend only reads it: with persistent grants
+    // Linux's blkback maps every grant read-write (and fails on a
+    // read-only one).
+    int ref = xen_gnttab_grant(v->backend_id, pvboot_dma_addr(v->indirect) >> 12, false);
     v->indirect_ref = (grant_ref_t)ref;
     return ref >= 0;
 }

@@ -23,6 +23,12 @@ from pyunik.xenrig import Domain, XenRig
 NET_DISK_BOARD = Path(__file__).parent / "boards" / "xen-pvh-net-disk" / "board.toml"
 POWER_CUTS = int(os.environ.get("PYUNIK_XEN_POWERCUTS", "4"))
 PATTERN = bytes(range(256)) * 256  # 64 KiB: more than 11 segments, so an indirect request
+#: The power-cut loop: numbered files, each closed and synced, then acknowledged.
+WRITER = (
+    b"exec(\"import os\\ni = FIRST\\nwhile True:\\n    data = (b'%06d' % i) * (1 + i % 300)\\n"
+    b"    with open('/f%06d' % i, 'wb') as f:\\n        f.write(data)\\n    os.sync()\\n"
+    b"    print('ACK', i)\\n    i += 1\\n\")\r"
+)
 
 
 @pytest.fixture(scope="session")
@@ -34,7 +40,7 @@ def wait_released(rig: XenRig, domain: Domain) -> None:
     """After ``xl destroy``: blkback has let go of the image (its hotplug
     script detached the loop device), so the host reads what it wrote."""
     domain.destroy()
-    status, out = rig.sh(
+    _, out = rig.sh(
         "i=0; while losetup -a | grep -q /mnt/disks && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done; losetup -a"
     )
     assert "/mnt/disks" not in out, f"a loop device still holds an image: {out}"
@@ -53,8 +59,8 @@ def test_files_cross_both_ways_and_survive_restart(xen_rig: XenRig, disk_image: 
     out = console.run("import os, blockdev; print(blockdev.count(), blockdev.Disk(1), open('/host.txt').read())")
     assert "2 <Disk xen-blkfront device/vbd/51728, 2048 sectors, block size 512> written on the host" in out, out
     out = console.run(
-        "f = open('/guest.txt', 'w'); f.write('written in the domU'); f.close(); "
-        "big = bytes(range(251)) * 1000; f = open('/big.bin', 'wb'); f.write(big); f.close(); os.sync(); print('ok')"
+        "f = open('/guest.txt', 'w'); n = f.write('written in the domU'); f.close(); "
+        "big = bytes(range(251)) * 1000; f = open('/big.bin', 'wb'); n = f.write(big); f.close(); os.sync(); print('ok')"
     )
     assert out.strip() == "ok", out
     # The raw disk: 64 KiB at 4 KiB block 16 (one indirect request), 512
@@ -97,13 +103,7 @@ def test_power_cuts_lose_no_acknowledged_file(xen_rig: XenRig, disk_image: build
     for cut in range(POWER_CUTS):
         domain = xen_rig.create(disk_image.elf, f"pyunik-cut{cut}", extra_config=[xen_rig.disk_config([img])])
         dut.expect_exact(b">>> ", timeout=90)
-        console.keys(
-            (
-                "exec(\"import os\\ni = %d\\nwhile True:\\n    data = (b'%%06d' %% i) * (1 + i %% 300)\\n"
-                "    with open('/f%%06d' %% i, 'wb') as f:\\n        f.write(data)\\n    os.sync()\\n"
-                "    print('ACK', i)\\n    i += 1\\n\")\r" % next_id
-            ).encode()
-        )
+        console.keys(WRITER.replace(b"FIRST", str(next_id).encode()))
         # At least one acknowledgement, then a cut at a random moment.
         acked.add(int(dut.expect(rb"ACK (\d+)\r\n", timeout=60).group(1)))
         time.sleep(rng.uniform(0.0, 2.0))
@@ -135,7 +135,9 @@ for v in 51712 51728 51744; do
     xenstore-chmod -r $F n$D r0; xenstore-chmod -r $B n0 r$D
 done
 xenstore-chmod $FD n$D r0
-initialised() {{ i=0; while [ "$(xenstore-read $FD/$1/state)" != 3 ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done; }}
+initialised() {{
+    i=0; while [ "$(xenstore-read $FD/$1/state)" != 3 ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done
+}}
 B=/local/domain/0/backend/vbd/$D
 ( initialised 51712; xenstore-write $B/51712/sectors 8192 $B/51712/sector-size 1000 $B/51712/state 4
   initialised 51728; xenstore-write $B/51728/state 5 ) >/dev/null 2>&1 &
@@ -160,7 +162,7 @@ def test_bad_backends_give_one_line_each(xen_rig: XenRig, disk_image: build.Imag
     out = Console(dut).run("import blockdev; print(blockdev.count(), 6 * 7)")
     assert out.strip() == "0 42", out
     # The front end with the bogus geometry said it is closing.
-    status, state = xen_rig.sh(f"xenstore-read /local/domain/{domain.domid}/device/vbd/51712/state")
+    _, state = xen_rig.sh(f"xenstore-read /local/domain/{domain.domid}/device/vbd/51712/state")
     assert state.strip() == "5", state
     domain.destroy()
 
@@ -187,7 +189,7 @@ def test_network_answers_during_a_long_disk_write(xen_rig: XenRig, dut) -> None:
         b"c, a = s.accept(); t = time.ticks_ms(); f = open('/big.bin', 'wb'); f.write(big); f.close(); "
         b"t = time.ticks_diff(time.ticks_ms(), t); c.close(); print('WROTE', t, blockdev.stats())\r"
     )
-    status, out = xen_rig.sh(
+    _, out = xen_rig.sh(
         f"ping -i 0.2 {GUEST} >/tmp/ping.txt 2>&1 & p=$!; sleep 0.5; nc -w 120 {GUEST} 7 </dev/null; "
         "kill $p; cat /tmp/ping.txt",
         timeout=180,
