@@ -60,7 +60,8 @@ def test_files_cross_both_ways_and_survive_restart(xen_rig: XenRig, disk_image: 
     assert "2 <Disk xen-blkfront device/vbd/51728, 2048 sectors, block size 512> written on the host" in out, out
     out = console.run(
         "f = open('/guest.txt', 'w'); n = f.write('written in the domU'); f.close(); "
-        "big = bytes(range(251)) * 1000; f = open('/big.bin', 'wb'); n = f.write(big); f.close(); os.sync(); print('ok')"
+        "big = bytes(range(251)) * 1000; f = open('/big.bin', 'wb'); n = f.write(big); f.close(); "
+        "os.sync(); print('ok')"
     )
     assert out.strip() == "ok", out
     # The raw disk: 64 KiB at 4 KiB block 16 (one indirect request), 512
