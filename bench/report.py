@@ -381,4 +381,21 @@ def markdown(results: dict[str, Any]) -> str:
             + (f"{least} MiB" if least else f"none up to {xen.get('memory_range_mib', [0, '?'])[1]} MiB")
             + " |"
         )
+        io = xen.get("io") or {}
+        names = {
+            "raw_write_mb_s": "blkfront raw write, 64 KiB requests + flush (MB/s)",
+            "raw_read_mb_s": "blkfront raw read, 64 KiB requests (MB/s)",
+            "file_write_mb_s": "littlefs on blkfront: 1 MiB file write + sync (MB/s)",
+            "file_read_mb_s": "littlefs on blkfront: 1 MiB file read (MB/s)",
+            "tcp_in_mb_s": "netfront: TCP bulk dom0 -> domU (MB/s)",
+            "ping_p50_ms": "netfront: ping RTT p50 from dom0 (ms)",
+        }
+        for key, label in names.items():
+            mine, base = (io.get("pyunik") or {}).get(key), (io.get("dom0") or {}).get(key)
+            if mine is None:
+                continue
+            lines.append(
+                f"| Xen domU {label}, {io.get('runs')} runs | {_fmt(mine, '', 3)} | dom0 {_fmt(base, '', 3)} "
+                f"| {_fmt((io.get('ratio_to_dom0') or {}).get(key), 'x', 3)} dom0 |"
+            )
     return "\n".join(lines) + "\n"

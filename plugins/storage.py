@@ -3,7 +3,7 @@
 The image always has MicroPython's VFS, `os` and open() (port/mpconfigport.h);
 this plugin compiles in the on-disk filesystems (VfsLfs2, VfsFat) and
 freezes modules/storage/_boot.py, which mounts the board's disk before the
-app's boot.py runs. It needs a block device (`blockdev`: virtio-blk).
+app's boot.py runs. It needs a block device (`blockdev`: virtio-blk or xen-blkfront).
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """virtio-blk: disks through the shared virtio core (mmio on microvm, PCI on q35).
 
-The device side (modules/virtio_blk/) is MicroPython's block-device protocol
-in C: `virtio_blk.Disk(i, block_size)` with readblocks/writeblocks/ioctl, so
-VfsLfs2 and VfsFat mount it directly (the `storage` plugin does at boot).
+The device side (modules/virtio_blk/) registers each disk with the block
+layer (the `block` plugin), whose `blockdev.Disk(i, block_size)` is
+MicroPython's block-device protocol, so VfsLfs2 and VfsFat mount it directly
+(the `storage` plugin does at boot).
 The disks themselves are QEMU drives: `invoke run --disk IMG` (pyunik/vm.py).
 """
 
@@ -24,7 +25,7 @@ def pyunik_plugin() -> PluginInfo:
         name="virtio-blk",
         description="virtio block devices (read, write, flush), MicroPython's block-device protocol",
         provides=("blockdev",),
-        requires=("virtio",),
+        requires=("virtio", "block"),
         options={
             "max_disks": Option(
                 int, 4, "how many disks the driver takes (in the order QEMU gives them)", minimum=1, maximum=16
@@ -37,7 +38,7 @@ def pyunik_plugin() -> PluginInfo:
 def pyunik_component(board: Board, options: dict[str, Any]) -> Component:
     return Component(
         c_sources=[SOURCE_DIR / "virtio_blk.c"],
-        include_dirs=[MODULES_DIR / "virtio"],
+        include_dirs=[MODULES_DIR / "virtio", MODULES_DIR / "block"],
         defines={"VIRTIO_BLK_MAX_DISKS": str(options["max_disks"])},
         init="virtio_blk_init",
         # After the virtio core has found the devices (its own init).

@@ -139,7 +139,7 @@ PROGRAMS = (
 )
 #: Kernel modules the dom0 loads (with whatever they depend on): the Xen
 #: device files xl needs, virtio + 9p for the share that brings images in,
-#: and netback + a bridge for domUs' vifs.
+#: netback + a bridge for domUs' vifs, blkback + loop for their vbds.
 MODULES = (
     "xenfs",
     "xen-evtchn",
@@ -151,6 +151,8 @@ MODULES = (
     "9p",
     "xen-netback",
     "bridge",
+    "xen-blkback",
+    "loop",
 )
 #: The rig's own network, inside its QEMU only: dom0 on a bridge, each
 #: domU's vif plugged into it by VIF_SCRIPT. No traffic leaves the rig.
@@ -159,6 +161,10 @@ DOM0_ADDRESS = "10.0.3.1"
 RIG_PREFIX = 24
 
 SHARE_TAG = "pyunik"
+#: The writable share for domUs' disk images (``XenRig.disks``), at
+#: /mnt/disks in dom0: each image is a loop device there (BLOCK_SCRIPT) that
+#: blkback serves, and the host reads the same file after the domU is gone.
+DISKS_TAG = "pyunik-disks"
 READY = b"PYUNIK-DOM0-READY"
 #: Xen's console switch key is Ctrl-<conswitch>; "`" makes it code 0, which
 #: Xen 4.17 treats as "no switch key" (its boot log then shows no "type
@@ -197,6 +203,8 @@ xenstored --pid-file=/run/xenstored.pid
 xen-init-dom0 >/run/xen-init-dom0.log 2>&1 || echo "pyunik-rig: xen-init-dom0 failed"
 xenconsoled --log=guest --log-dir=/var/log/xen/console --pid-file=/run/xenconsoled.pid
 mount -t 9p -o trans=virtio,version=9p2000.L,cache=none,ro @TAG@ /mnt/share || echo "pyunik-rig: no 9p share"
+mkdir -p /mnt/disks
+mount -t 9p -o trans=virtio,version=9p2000.L,cache=none @DISKS@ /mnt/disks || echo "pyunik-rig: no disk share"
 stty -F /dev/ttyS1 raw -echo -iexten 115200 || echo "pyunik-rig: no ttyS1"
 # Keep ttyS1 open for good: when its last opener closes, the UART is shut
 # down and what arrives before the next open is lost (between two bridges).
@@ -276,6 +284,43 @@ case "$1" in
         ip link set dev "$vif" master @BRIDGE@ && ip link set dev "$vif" up \
             && xenstore-write "$XENBUS_PATH/hotplug-status" connected ;;
     offline|remove)
+        xenstore-rm "$XENBUS_PATH/hotplug-status" 2>/dev/null; true ;;
+esac
+"""
+
+
+# libxl's hotplug script for a vbd (disk = ['..., backendtype=phy,
+# script=/etc/pyunik/block, target=FILE']): the image becomes a loop device
+# and blkback is told its major:minor. Debian's block script wants bash and
+# udev; this one needs only busybox. libxl passes the action as $1 and the
+# backend's xenstore path in XENBUS_PATH, and waits for hotplug-status.
+BLOCK_SCRIPT = r"""#!/bin/sh
+fail() {
+    xenstore-write "$XENBUS_PATH/hotplug-error" "$1" "$XENBUS_PATH/hotplug-status" error
+    exit 1
+}
+case "$1" in
+    add)
+        target=$(xenstore-read "$XENBUS_PATH/params") || fail "no params"
+        if [ -b "$target" ]; then
+            dev=$target
+        else
+            # `losetup -f FILE` takes the first free device that it can get:
+            # two disks' scripts run at once, and a name from `losetup -f`
+            # alone may be taken by the other before it is used.
+            i=0
+            until losetup -f "$target"; do
+                i=$((i + 1)); [ $i -lt 20 ] || fail "losetup $target failed"; sleep 0.1
+            done
+            dev=$(losetup -a | grep " $target\$" | head -n 1 | cut -d: -f1)
+            [ -b "$dev" ] || fail "no loop device for $target"
+        fi
+        mm=$(stat -L -c '%t:%T' "$dev") || fail "stat $dev failed"
+        xenstore-write "$XENBUS_PATH/physical-device" "$mm" "$XENBUS_PATH/physical-device-path" "$dev" \
+            "$XENBUS_PATH/hotplug-status" connected ;;
+    remove)
+        dev=$(xenstore-read "$XENBUS_PATH/physical-device-path" 2>/dev/null)
+        case "$dev" in /dev/loop*) losetup -d "$dev" ;; esac
         xenstore-rm "$XENBUS_PATH/hotplug-status" 2>/dev/null; true ;;
 esac
 """
@@ -763,6 +808,7 @@ class XenRig:
         XenRig._count += 1
         self.run_dir = self.cache_dir / "runs" / f"{os.getpid()}-{XenRig._count}"
         self.share = self.run_dir / "share"
+        self.disks = self.run_dir / "disks"
         self.logs = self.run_dir
         self.memory_mb = memory_mb
         self.timings: dict[str, float] = {}
@@ -899,11 +945,13 @@ class XenRig:
             .replace("@TAG@", SHARE_TAG)
             .replace("@READY@", READY.decode())
             .replace("@BRIDGE@", RIG_BRIDGE)
+            .replace("@DISKS@", DISKS_TAG)
             .replace("@DOM0@", DOM0_ADDRESS)
             .replace("@PREFIX@", str(RIG_PREFIX))
         )
         cpio.file("init", init.encode(), 0o755)
         cpio.file("etc/pyunik/vif-bridge", VIF_SCRIPT.replace("@BRIDGE@", RIG_BRIDGE).encode(), 0o755)
+        cpio.file("etc/pyunik/block", BLOCK_SCRIPT.encode(), 0o755)
         cpio.file("bin/pyunik-wait", WAIT.encode(), 0o755)
         cpio.file("bin/pyunik-attach", ATTACH.encode(), 0o755)
         return cpio.bytes()
@@ -939,6 +987,8 @@ class XenRig:
             "isa-debug-exit,iobase=0xf4,iosize=0x04",
             "-virtfs",
             f"local,path={self.share},mount_tag={SHARE_TAG},security_model=none,readonly=on",
+            "-virtfs",
+            f"local,path={self.disks},mount_tag={DISKS_TAG},security_model=none",
             "-kernel",
             str(files.xen),
             "-append",
@@ -958,6 +1008,7 @@ class XenRig:
         self._remove_stale_runs()
         shutil.rmtree(self.run_dir, ignore_errors=True)
         self.share.mkdir(parents=True)
+        self.disks.mkdir(parents=True)
         started = time.monotonic()
         sock_path = Path(tempfile.mkdtemp(prefix="pyunik-xen-")) / "dom0.sock"
         running = _start_qemu(self.qemu_command(sock_path), log=self.logs / "qemu.log")
@@ -979,7 +1030,10 @@ class XenRig:
         self._control = _ControlLine(sock, self.logs / "dom0-console.log", started, self.share)
         try:
             self._control.expect(re.compile(re.escape(READY)), timeout)
-            status, out = self.sh("grep -q ' /mnt/share ' /proc/mounts && test -e /dev/ttyS1 && xl list")
+            status, out = self.sh(
+                "grep -q ' /mnt/share ' /proc/mounts && grep -q ' /mnt/disks ' /proc/mounts "
+                "&& test -e /dev/ttyS1 && xl list"
+            )
             if status:
                 raise XenRigError(f"dom0 is up but not ready: {out}\n{self._control.tail()}")
         except BaseException:
@@ -1052,6 +1106,7 @@ class XenRig:
         attach: bool = True,
         vcpus: int = 1,
         extra_config: Iterable[str] = (),
+        before_unpause: Callable[[Domain], None] | None = None,
     ) -> Domain:
         """``xl create`` a PVH domU from ``elf``; with ``attach`` its console
         is bridged onto ``serial_path``, raw, both ways (from its first byte:
@@ -1059,7 +1114,9 @@ class XenRig:
 
         The config preserves the domain on poweroff, reboot and crash so that
         :meth:`Domain.wait_shutdown` can read xl's shutdown reason; that
-        method then destroys it.
+        method then destroys it. ``before_unpause`` runs while the domain
+        exists but has not run an instruction (e.g. to write xenstore nodes
+        it will find at boot).
         """
         self._need()
         if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}", name):
@@ -1085,7 +1142,7 @@ class XenRig:
         # A log left by an earlier domain of the same name would mix in.
         status, out = self.sh(
             f"rm -f /var/log/xen/console/guest-{name}.log; "
-            f"xl create {'-p ' if attach else ''}/mnt/share/{name}.cfg >/run/{name}.create.log 2>&1 "
+            f"xl create {'-p ' if attach or before_unpause else ''}/mnt/share/{name}.cfg >/run/{name}.create.log 2>&1 "
             f"|| {{ cat /run/{name}.create.log; false; }}",
             timeout=120,
         )
@@ -1094,6 +1151,9 @@ class XenRig:
         domain = Domain(self, name)
         if attach:
             self._attach(domain)
+        if before_unpause is not None:
+            before_unpause(domain)
+        if attach or before_unpause is not None:
             self.xl("unpause", name)
         self.timings["create"] = time.monotonic() - started
         return domain
@@ -1113,6 +1173,21 @@ class XenRig:
             raise XenRigError(f"the console of {domain.name} could not be bridged: {out}")
         domain.console_pids = self._bridge = (int(found.group(1)), int(found.group(2)))
         self._attached = domain
+
+    def disk_config(self, images: Iterable[Path]) -> str:
+        """xl's ``disk = [...]`` for images in :attr:`disks` (xvda, xvdb ...):
+        blkback over a loop device in dom0 (the rig has no QEMU in dom0 for
+        qdisk), made by the rig's own hotplug script."""
+        specs = []
+        for i, image in enumerate(images):
+            image = Path(image)
+            if image.parent.resolve() != self.disks.resolve() or not image.is_file():
+                raise XenRigError(f"{image}: put disk images in the rig's disk share ({self.disks})")
+            specs.append(
+                f"'format=raw, vdev=xvd{chr(ord('a') + i)}, access=rw, backendtype=phy, "
+                f"script=/etc/pyunik/block, target=/mnt/disks/{image.name}'"
+            )
+        return "disk = [" + ", ".join(specs) + "]"
 
     def domains(self) -> list[str]:
         """Names of the domUs (running or preserved after a shutdown)."""

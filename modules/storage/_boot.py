@@ -35,7 +35,7 @@ def _mkfs(driver, index, fs):
 
 
 def _mount(opts):
-    import virtio_blk as driver
+    import blockdev as driver
 
     index = opts["disk"]
     point = opts["mount"]

@@ -71,6 +71,16 @@ int xenbus_transaction_end(uint32_t tx_id, bool commit);
 // 1 << state), or timeout_ms passes. Returns the state read last (0 when
 // the node is absent).
 int xenbus_wait_state(const char *state_path, unsigned wanted, uint64_t timeout_ms);
+// dir + "/" + name into out (an empty string when it does not fit).
+void xenbus_join(char *out, size_t size, const char *dir, const char *name);
+// Nodes dir/name = text (or, when text is NULL, the decimal number), all in
+// one transaction, retried while xenstored answers EAGAIN. True when written.
+typedef struct {
+    const char *name;
+    const char *text;
+    unsigned long number;
+} xenbus_node_t;
+bool xenbus_write_nodes(const char *dir, const xenbus_node_t *nodes, size_t n);
 // A new unbound event channel for domain `remote`; 0 on failure.
 evtchn_port_t xen_evtchn_alloc_unbound(domid_t remote);
 

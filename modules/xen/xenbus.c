@@ -84,6 +84,58 @@ int xenbus_wait_state(const char *state_path, unsigned wanted, uint64_t timeout_
     return state;
 }
 
+void xenbus_join(char *out, size_t size, const char *dir, const char *name) {
+    size_t ld = strlen(dir), ln = strlen(name);
+    if (ld + 1 + ln + 1 > size) {
+        out[0] = '\0'; // no node has an empty path: the request fails
+        return;
+    }
+    memcpy(out, dir, ld);
+    out[ld] = '/';
+    memcpy(out + ld + 1, name, ln + 1);
+}
+
+static void decimal(char *out, unsigned long v) {
+    char tmp[24];
+    int n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    while (n > 0) {
+        *out++ = tmp[--n];
+    }
+    *out = '\0';
+}
+
+bool xenbus_write_nodes(const char *dir, const xenbus_node_t *nodes, size_t n) {
+    char path[128], number[24];
+    for (int attempt = 0; attempt < 10; attempt++) {
+        uint32_t tx = xenbus_transaction_start();
+        if (tx == 0) {
+            return false;
+        }
+        bool ok = true;
+        for (size_t i = 0; i < n && ok; i++) {
+            xenbus_join(path, sizeof(path), dir, nodes[i].name);
+            const char *value = nodes[i].text;
+            if (value == NULL) {
+                decimal(number, nodes[i].number);
+                value = number;
+            }
+            ok = xenbus_write(tx, path, value) == 0;
+        }
+        int end = xenbus_transaction_end(tx, ok);
+        if (end == 0 && ok) {
+            return true;
+        }
+        if (end != 1) {
+            return false; // not EAGAIN: xenstored refused
+        }
+    }
+    return false;
+}
+
 evtchn_port_t xen_evtchn_alloc_unbound(domid_t remote) {
     struct evtchn_alloc_unbound op = { .dom = DOMID_SELF, .remote_dom = remote };
     if (pvboot_xen_hypercall(__HYPERVISOR_event_channel_op, EVTCHNOP_alloc_unbound, (uintptr_t)&op, 0, 0, 0) != 0) {

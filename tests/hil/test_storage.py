@@ -167,9 +167,9 @@ def test_read_only_mount_refuses_writes(start, tmp_path: Path) -> None:  # type:
     disk.write(img, "/a.txt", b"original")
     g = start(BOARD, img)
     out = g.console.run(
-        "import vfs, virtio_blk, errno, _boot\n"
+        "import vfs, blockdev, errno, _boot\n"
         "vfs.umount('/')\n"
-        "vfs.mount(_boot._filesystem(virtio_blk, 0, 'lfs'), '/', readonly=True)\n"
+        "vfs.mount(_boot._filesystem(blockdev, 0, 'lfs'), '/', readonly=True)\n"
         "print(open('/a.txt').read())\n"
         "def write(path):\n"
         "    with open(path, 'w') as f:\n"
@@ -242,8 +242,8 @@ def test_block_protocol_refuses_bad_requests(start, tmp_path: Path) -> None:  # 
     disk.create(img, "fat", 1 << 20)
     g = start(BOARD, img)
     out = g.console.run(
-        "import virtio_blk, errno\n"
-        "d = virtio_blk.Disk(0)\n"
+        "import blockdev, errno\n"
+        "d = blockdev.Disk(0)\n"
         "b = bytearray(512)\n"
         "print(d.readblocks(0, b), d.readblocks(1, bytearray(100)), d.readblocks(1 << 40, b))\n"
         "print(d.ioctl(4, 0), d.ioctl(5, 0), d.ioctl(3, 0))\n"

@@ -1,0 +1,261 @@
+/*
+ * The block-device layer (see blockdev.h) and its Python face:
+ *
+ *   >>> import blockdev, vfs
+ *   >>> blockdev.count()                  # disks of every driver, in init order
+ *   >>> d = blockdev.Disk(0, 4096)        # disk 0, seen in 4 KiB blocks
+ *   >>> d.ioctl(4, 0), d.ioctl(5, 0)      # block count, block size
+ *   >>> vfs.mount(vfs.VfsLfs2(d, readsize=512, progsize=512), "/")
+ *
+ * readblocks(block, buf, offset=0) and writeblocks(block, buf, offset=0)
+ * move whole device blocks (block * block_size + offset and len(buf) must be
+ * multiples of the device's sector size) and return 0 or a negative errno,
+ * which the VFS turns into one OSError; ioctl(3) (sync) and ioctl(2)
+ * (deinit) are the device's flush. A call returns when the device has
+ * answered: a write that returned 0 is on the device.
+ *
+ * Data goes through the driver's page-allocator buffer, never straight to
+ * the caller's buffer: that one is on the GC heap, may be freed while a
+ * device still writes into it after a timeout, and is not known to be
+ * physically contiguous. A copy of at most 64 KiB costs far less than one
+ * exit to the device model under TCG.
+ */
+#include <string.h>
+
+#include "py/mperrno.h"
+#include "py/obj.h"
+#include "py/runtime.h"
+#include "extmod/vfs.h"
+
+#include "pvboot_driver.h"
+#include "devpoll.h"
+#include "blockdev.h"
+
+#ifndef BLOCKDEV_MAX_DISKS
+#define BLOCKDEV_MAX_DISKS (16)
+#endif
+
+// A device that has not answered in this long is taken as dead.
+#define REQUEST_TIMEOUT_NS (30ULL * 1000000000ULL)
+// Without a completion interrupt, how often the device is looked at.
+#define POLL_INTERVAL_NS (50000ULL)
+
+static pyunik_blockdev_t *disks[BLOCKDEV_MAX_DISKS];
+static size_t disk_count;
+pyunik_blockdev_stats_t pyunik_blockdev_stats;
+
+void pyunik_blockdev_register(pyunik_blockdev_t *dev) {
+    if (disk_count == BLOCKDEV_MAX_DISKS) {
+        pvboot_printf("%s %s: more than %d disks; this one is not used\n", dev->driver, dev->name,
+            BLOCKDEV_MAX_DISKS);
+        return;
+    }
+    disks[disk_count++] = dev;
+}
+
+size_t pyunik_blockdev_count(void) {
+    return disk_count;
+}
+
+int pyunik_blockdev_request(pyunik_blockdev_t *dev, blockdev_op_t op, uint64_t sector, size_t len) {
+    if (dev->dead) {
+        return -MP_EIO;
+    }
+    pyunik_blockdev_stats.requests++;
+    int err = dev->submit(dev, op, sector, len);
+    if (err != 0) {
+        return err;
+    }
+    uint64_t deadline = pvboot_clock_monotonic() + REQUEST_TIMEOUT_NS;
+    for (;;) {
+        int result = dev->poll(dev);
+        if (result != BLOCKDEV_PENDING) {
+            return result;
+        }
+        uint64_t now = pvboot_clock_monotonic();
+        if (now >= deadline) {
+            pvboot_printf("%s %s: no answer in 30 s; disk no longer used\n", dev->driver, dev->name);
+            dev->dead = true;
+            return -MP_ETIMEDOUT;
+        }
+        // The other devices' work while this one works: frames into lwIP,
+        // its due timers (a TCP peer gets its ACKs, ping its replies). Only
+        // C: Python callbacks this schedules run after the request.
+        pyunik_devpoll_run();
+        pyunik_blockdev_stats.polls_while_waiting++;
+        uint64_t wake = dev->irq ? deadline : now + POLL_INTERVAL_NS;
+        uint64_t device = pyunik_devpoll_deadline();
+        // Halts until the completion interrupt (or any other: a frame's,
+        // the console's), lwIP's next timer, or the deadline.
+        pvboot_yield(device < wake ? device : wake);
+    }
+}
+
+// ---- Python: blockdev.Disk -----------------------------------------------
+
+typedef struct {
+    mp_obj_base_t base;
+    pyunik_blockdev_t *dev;
+    uint32_t block_size;
+} disk_obj_t;
+
+static mp_obj_t disk_make_new(const mp_obj_type_t *type, size_t n_args, size_t n_kw, const mp_obj_t *args) {
+    mp_arg_check_num(n_args, n_kw, 1, 2, false);
+    mp_int_t index = mp_obj_get_int(args[0]);
+    if (index < 0 || (size_t)index >= disk_count) {
+        mp_raise_msg_varg(&mp_type_OSError, MP_ERROR_TEXT("no disk %d (the VM has %d)"), (int)index,
+            (int)disk_count);
+    }
+    pyunik_blockdev_t *dev = disks[index];
+    mp_int_t block_size = n_args > 1 ? mp_obj_get_int(args[1]) : (mp_int_t)dev->sector_size;
+    if (block_size < (mp_int_t)dev->sector_size || block_size > (mp_int_t)dev->max_bytes
+        || (block_size & (block_size - 1)) != 0) {
+        mp_raise_msg_varg(&mp_type_ValueError, MP_ERROR_TEXT("block size %d: give a power of two from %d to %d"),
+            (int)block_size, (int)dev->sector_size, (int)dev->max_bytes);
+    }
+    disk_obj_t *self = mp_obj_malloc(disk_obj_t, type);
+    self->dev = dev;
+    self->block_size = (uint32_t)block_size;
+    return MP_OBJ_FROM_PTR(self);
+}
+
+static void disk_print(const mp_print_t *print, mp_obj_t self_in, mp_print_kind_t kind) {
+    disk_obj_t *self = MP_OBJ_TO_PTR(self_in);
+    pyunik_blockdev_t *dev = self->dev;
+    mp_printf(print, "<Disk %s %s, %lu sectors%s, block size %u>", dev->driver, dev->name,
+        (unsigned long)dev->sectors, dev->read_only ? ", read-only" : "", (unsigned)self->block_size);
+}
+
+// Check and locate a transfer: its first 512-byte sector, or -errno.
+static int64_t disk_locate(disk_obj_t *self, mp_int_t block, mp_int_t offset, size_t len) {
+    pyunik_blockdev_t *dev = self->dev;
+    if (block < 0 || offset < 0) {
+        return -MP_EINVAL;
+    }
+    uint64_t start = (uint64_t)block * self->block_size + (uint64_t)offset;
+    if (start % dev->sector_size != 0 || len % dev->sector_size != 0) {
+        return -MP_EINVAL; // only whole device blocks: no read-modify-write
+    }
+    uint64_t first = start / BLOCKDEV_SECTOR;
+    if (first > dev->sectors || len / BLOCKDEV_SECTOR > dev->sectors - first) {
+        return -MP_EINVAL;
+    }
+    return (int64_t)first;
+}
+
+static mp_obj_t disk_transfer(size_t n_args, const mp_obj_t *args, bool write) {
+    disk_obj_t *self = MP_OBJ_TO_PTR(args[0]);
+    pyunik_blockdev_t *dev = self->dev;
+    mp_buffer_info_t buf;
+    mp_get_buffer_raise(args[2], &buf, write ? MP_BUFFER_READ : MP_BUFFER_WRITE);
+    mp_int_t offset = n_args > 3 ? mp_obj_get_int(args[3]) : 0;
+    int64_t sector = disk_locate(self, mp_obj_get_int(args[1]), offset, buf.len);
+    if (sector < 0) {
+        return MP_OBJ_NEW_SMALL_INT(sector);
+    }
+    if (write && dev->read_only) {
+        return MP_OBJ_NEW_SMALL_INT(-MP_EROFS);
+    }
+    uint8_t *data = buf.buf;
+    size_t left = buf.len;
+    while (left > 0) {
+        size_t chunk = left < dev->max_bytes ? left : dev->max_bytes;
+        if (write) {
+            memcpy(dev->buffer, data, chunk);
+        }
+        int err = pyunik_blockdev_request(dev, write ? BLOCKDEV_WRITE : BLOCKDEV_READ, (uint64_t)sector, chunk);
+        if (err != 0) {
+            return MP_OBJ_NEW_SMALL_INT(err);
+        }
+        if (!write) {
+            memcpy(data, dev->buffer, chunk);
+        }
+        data += chunk;
+        left -= chunk;
+        sector += chunk / BLOCKDEV_SECTOR;
+    }
+    return MP_OBJ_NEW_SMALL_INT(0);
+}
+
+static mp_obj_t disk_readblocks(size_t n_args, const mp_obj_t *args) {
+    return disk_transfer(n_args, args, false);
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(disk_readblocks_obj, 3, 4, disk_readblocks);
+
+static mp_obj_t disk_writeblocks(size_t n_args, const mp_obj_t *args) {
+    return disk_transfer(n_args, args, true);
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(disk_writeblocks_obj, 3, 4, disk_writeblocks);
+
+static mp_obj_t disk_ioctl(mp_obj_t self_in, mp_obj_t op_in, mp_obj_t arg_in) {
+    disk_obj_t *self = MP_OBJ_TO_PTR(self_in);
+    pyunik_blockdev_t *dev = self->dev;
+    (void)arg_in;
+    switch (mp_obj_get_int(op_in)) {
+        case MP_BLOCKDEV_IOCTL_INIT:
+            return MP_OBJ_NEW_SMALL_INT(dev->dead ? -MP_EIO : 0);
+        case MP_BLOCKDEV_IOCTL_DEINIT:
+        case MP_BLOCKDEV_IOCTL_SYNC:
+            // What was written reaches the backing store (not only a cache).
+            if (!dev->can_flush || dev->read_only) {
+                return MP_OBJ_NEW_SMALL_INT(0);
+            }
+            return MP_OBJ_NEW_SMALL_INT(pyunik_blockdev_request(dev, BLOCKDEV_FLUSH, 0, 0));
+        case MP_BLOCKDEV_IOCTL_BLOCK_COUNT:
+            return mp_obj_new_int_from_ull(dev->sectors * BLOCKDEV_SECTOR / self->block_size);
+        case MP_BLOCKDEV_IOCTL_BLOCK_SIZE:
+            return MP_OBJ_NEW_SMALL_INT(self->block_size);
+        case MP_BLOCKDEV_IOCTL_BLOCK_ERASE:
+            return MP_OBJ_NEW_SMALL_INT(0); // a disk needs no erase
+        default:
+            return mp_const_none;
+    }
+}
+static MP_DEFINE_CONST_FUN_OBJ_3(disk_ioctl_obj, disk_ioctl);
+
+static const mp_rom_map_elem_t disk_locals_table[] = {
+    { MP_ROM_QSTR(MP_QSTR_readblocks), MP_ROM_PTR(&disk_readblocks_obj) },
+    { MP_ROM_QSTR(MP_QSTR_writeblocks), MP_ROM_PTR(&disk_writeblocks_obj) },
+    { MP_ROM_QSTR(MP_QSTR_ioctl), MP_ROM_PTR(&disk_ioctl_obj) },
+};
+static MP_DEFINE_CONST_DICT(disk_locals, disk_locals_table);
+
+static MP_DEFINE_CONST_OBJ_TYPE(
+    blockdev_disk_type,
+    MP_QSTR_Disk,
+    MP_TYPE_FLAG_NONE,
+    make_new, disk_make_new,
+    print, disk_print,
+    locals_dict, &disk_locals
+    );
+
+// blockdev.count(): how many disks the VM has (and work), of every driver.
+static mp_obj_t blockdev_count(void) {
+    return MP_OBJ_NEW_SMALL_INT(disk_count);
+}
+static MP_DEFINE_CONST_FUN_OBJ_0(blockdev_count_obj, blockdev_count);
+
+// blockdev.stats(): (requests, device polls run while waiting for them).
+static mp_obj_t blockdev_stats(void) {
+    mp_obj_t items[] = {
+        mp_obj_new_int_from_ull(pyunik_blockdev_stats.requests),
+        mp_obj_new_int_from_ull(pyunik_blockdev_stats.polls_while_waiting),
+    };
+    return mp_obj_new_tuple(2, items);
+}
+static MP_DEFINE_CONST_FUN_OBJ_0(blockdev_stats_obj, blockdev_stats);
+
+static const mp_rom_map_elem_t blockdev_globals_table[] = {
+    { MP_ROM_QSTR(MP_QSTR___name__), MP_ROM_QSTR(MP_QSTR_blockdev) },
+    { MP_ROM_QSTR(MP_QSTR_Disk), MP_ROM_PTR(&blockdev_disk_type) },
+    { MP_ROM_QSTR(MP_QSTR_count), MP_ROM_PTR(&blockdev_count_obj) },
+    { MP_ROM_QSTR(MP_QSTR_stats), MP_ROM_PTR(&blockdev_stats_obj) },
+};
+static MP_DEFINE_CONST_DICT(blockdev_globals, blockdev_globals_table);
+
+const mp_obj_module_t blockdev_module = {
+    .base = { &mp_type_module },
+    .globals = (mp_obj_dict_t *)&blockdev_globals,
+};
+
+MP_REGISTER_MODULE(MP_QSTR_blockdev, blockdev_module);
