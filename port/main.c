@@ -84,6 +84,26 @@ static void check_cmdline(const pvboot_start_info_t *si) {
     }
 }
 
+#if PYUNIK_NATIVE_ARENA
+// The native-code arena: a 32nd of the free RAM, at least 8 KiB and at most
+// 1 MiB (a viper function is typically a few hundred bytes).
+#define NATIVE_ARENA_MIN (8 * 1024)
+#define NATIVE_ARENA_MAX (1024 * 1024)
+void native_arena_init(size_t bytes);
+void native_arena_reset(void);
+
+static void native_init(void) {
+    size_t bytes = pvboot_start_info()->heap.size / 32;
+    bytes = bytes < NATIVE_ARENA_MIN ? NATIVE_ARENA_MIN : bytes > NATIVE_ARENA_MAX ? NATIVE_ARENA_MAX : bytes;
+    native_arena_init(bytes);
+}
+#else
+static void native_init(void) {
+}
+static void native_arena_reset(void) {
+}
+#endif
+
 static void *soft_reset_jump[5];
 static const pvboot_start_info_t *boot_info;
 
@@ -101,6 +121,7 @@ int pvboot_main(const pvboot_start_info_t *si) {
     // the first byte; then the devices, consoles first.
     pvboot_console_set_receiver(mp_hal_console_receive, mp_hal_console_room);
     board_init();
+    native_init();
 
     // The whole boot stack, from its top: the GC scans up to here for
     // pointers, and mp_stack_ctrl_init()'s "address of a local" would miss
@@ -126,6 +147,7 @@ int pvboot_main(const pvboot_start_info_t *si) {
     }
 
     for (;;) {
+        native_arena_reset(); // no function object of the last run survives
         mp_init();
         gc_pace_init();
         app_set_argv(si->cmdline);

@@ -36,7 +36,13 @@
 #define MICROPY_USE_INTERNAL_ERRNO (1)
 #define MICROPY_ERROR_REPORTING (MICROPY_ERROR_REPORTING_DETAILED)
 #define MICROPY_ALLOC_PATH_MAX (256)
-#define MICROPY_EMIT_X64 (1)
+// MICROPY_EMIT_X64 comes from board_config.h (the board's `native` key).
+// With a sealed arena, compiled native code is copied into pages that are
+// then made read-execute (native_arena.c); without, it runs from the heap.
+#if PYUNIK_NATIVE_ARENA
+void *native_arena_commit(void *buf, size_t len, void *reloc);
+#define MP_PLAT_COMMIT_EXEC(buf, len, reloc) native_arena_commit(buf, len, reloc)
+#endif
 #define MICROPY_KBD_EXCEPTION (1)
 #define MICROPY_HELPER_REPL (1)
 #define MICROPY_REPL_INFO (1)

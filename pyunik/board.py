@@ -15,6 +15,17 @@ options), its memory, an optional default app, and how QEMU starts it::
     machine = "microvm"
     args = ["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"]
 
+Two keys decide how the image protects itself (issue 16), both optional:
+``native = "sealed"`` (the default) keeps MicroPython's native and viper
+emitters and puts their code in an arena whose pages are read-write or
+read-execute, never both; ``native = "off"`` leaves the emitters out.
+``seal = true`` (the default) maps the image W^X (code read-execute,
+read-only data and frozen bytecode read-only, everything else no-execute,
+page 0 and what nobody asked for unmapped, page tables read-only after
+boot). ``seal = false`` keeps the boot map of 2 MiB read-write-execute
+pages and native code on the heap: it exists so that the bench can measure
+what sealing costs, and is not for deployment.
+
 Every mistake is reported as one :class:`BoardError` line naming the file,
 the key and the fix, never as a traceback.
 """
@@ -34,6 +45,7 @@ DEFAULT_BOARD = "qemu-microvm"
 
 MACHINES = ("microvm", "q35", "pc")
 ACCELS = ("auto", "tcg", "kvm")
+NATIVE = ("sealed", "off")
 _MEMORY_RE = re.compile(r"^[1-9][0-9]*[KMG]$")
 
 
@@ -63,6 +75,8 @@ class Board:
     plugins: dict[str, dict[str, Any]] = field(default_factory=dict)
     app: Path | None = None
     vm: VmSettings = field(default_factory=VmSettings)
+    native: str = "sealed"
+    seal: bool = True
 
     def where_file(self) -> str:
         """The board file as error messages name it."""
@@ -82,6 +96,8 @@ _TOP_KEYS: dict[str, tuple[type | tuple[type, ...], str]] = {
     "plugins": (dict, "a table: plugin name = { options }"),
     "app": (str, "a directory to freeze as the default app, relative to the repository"),
     "vm": (dict, "a table: machine, accel, args, cmdline"),
+    "native": (str, f"MicroPython's native/viper emitters: one of {', '.join(NATIVE)}"),
+    "seal": (bool, "W^X page tables and the sealed native arena (false only to measure their cost)"),
 }
 _VM_KEYS: dict[str, tuple[type | tuple[type, ...], str]] = {
     "machine": (str, f"the QEMU machine: one of {', '.join(MACHINES)}"),
@@ -198,6 +214,13 @@ def parse(path: Path, text: str) -> Board:
     if not all(isinstance(a, str) for a in args):
         raise BoardError(f"{_display(path)}: key 'vm.args' has a non-string item; fix: quote every argument")
 
+    native = data.get("native", "sealed")
+    if native not in NATIVE:
+        raise BoardError(
+            f"{_display(path)}: key 'native' is '{native}'; fix: use \"sealed\" (native and viper code in a "
+            'W^X arena) or "off" (no native emitters)'
+        )
+
     app = None
     if "app" in data:
         app = (ROOT / data["app"]).resolve()
@@ -215,4 +238,6 @@ def parse(path: Path, text: str) -> Board:
         plugins=plugins,
         app=app,
         vm=VmSettings(machine=machine, accel=accel, args=tuple(args), cmdline=vm_data.get("cmdline", "")),
+        native=native,
+        seal=data.get("seal", True),
     )

@@ -92,7 +92,10 @@ void xen_console_init(void) {
     if (pfn == 0) {
         return;
     }
-    cons = (volatile struct xencons_interface *)(uintptr_t)(pfn << 12);
+    cons = (volatile struct xencons_interface *)pvboot_shared_map(pfn << 12, 4096);
+    if (cons == NULL) {
+        return;
+    }
     port = (evtchn_port_t)xen_hvm_param(HVM_PARAM_CONSOLE_EVTCHN);
     xen_evtchn_bind(port, console_event, NULL);
     pvboot_console_register(&xen_console);

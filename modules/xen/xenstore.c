@@ -174,6 +174,9 @@ void xen_store_init(void) {
     if (pfn == 0) {
         return;
     }
-    ring = (volatile struct xenstore_domain_interface *)(uintptr_t)(pfn << 12);
+    ring = (volatile struct xenstore_domain_interface *)pvboot_shared_map(pfn << 12, 4096);
+    if (ring == NULL) {
+        return;
+    }
     xen_evtchn_bind(port, store_event, NULL);
 }

@@ -242,8 +242,10 @@ exception_stack_guard:
     .globl exception_stack_top
     .skip EXCEPTION_STACK_SIZE
 exception_stack_top:
+    .globl boot_pml4
 boot_pml4:
     .skip 4096
+    .globl boot_pdpt
 boot_pdpt:
     .skip 4096
     .globl boot_pd

@@ -104,8 +104,7 @@ void pvboot_irq_init(void) {
     uint64_t base = rdmsr(MSR_APIC_BASE);
     wrmsr(MSR_APIC_BASE, base | APIC_BASE_ENABLE);
     uintptr_t phys = base & 0xfffff000UL;
-    pvboot_map_uncached(phys);
-    lapic = (volatile uint32_t *)phys;
+    lapic = (volatile uint32_t *)pvboot_mmio_map(phys, 4096);
     pvboot_lapic_write(LAPIC_TPR, 0);
     pvboot_lapic_write(LAPIC_LVT_LINT0, LVT_MASKED);
     pvboot_lapic_write(LAPIC_LVT_LINT1, LVT_MASKED);
@@ -113,7 +112,7 @@ void pvboot_irq_init(void) {
     slots[VECTOR_SPURIOUS].handler = spurious;
 
     if (pvboot_hypervisor() != PVBOOT_HV_XEN) {
-        pvboot_map_uncached(IOAPIC_BASE);
+        pvboot_mmio_map(IOAPIC_BASE, 4096);
         uint32_t version = ioapic_read(IOAPIC_REG_VERSION);
         if (version != 0xffffffff) {
             ioapic_pins = ((version >> 16) & 0xff) + 1;

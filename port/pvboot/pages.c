@@ -26,6 +26,8 @@ void *pvboot_page_alloc(size_t npages) {
 }
 
 pvboot_region_t pvboot_heap_claim(void) {
+    // The last page tables may come from here: seal them before closing.
+    pvboot_paging_seal_tables();
     heap_claimed = true;
     return pvboot_start_info_mut()->heap;
 }

@@ -24,6 +24,7 @@
 #ifndef PVBOOT_H
 #define PVBOOT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -91,6 +92,15 @@ const char *pvboot_cmdline_option(const char *key, size_t *len);
  * drivers' init; from then on pvboot_page_alloc() returns NULL, so the heap
  * and device memory can never overlap. */
 pvboot_region_t pvboot_heap_claim(void);
+
+/* Native code (MicroPython's native and viper emitters) goes into an arena
+ * whose pages are either read-write or read-execute, never both.
+ * pvboot_code_arena_reserve() takes it, once, before pvboot_heap_claim()
+ * (from the same RAM), and returns it (size 0: none, e.g. an unsealed
+ * image). pvboot_code_protect() turns whole pages of it read-execute
+ * (executable) or read-write, no-execute; -1 for anything outside it. */
+pvboot_region_t pvboot_code_arena_reserve(size_t bytes);
+int pvboot_code_protect(void *addr, size_t len, bool executable);
 
 /* Implemented by the port: called once, in long mode, with a stack, SSE on
  * and exception handlers installed. Its return value becomes the exit status

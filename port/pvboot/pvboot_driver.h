@@ -57,11 +57,20 @@ static inline uint32_t pvboot_inl(uint16_t port) {
 /* ---- Memory-mapped registers -------------------------------------------
  *
  * pvboot_mmio_map() makes [phys, phys + size) reachable as uncached device
- * memory and returns where, or NULL when pvboot cannot map it (today: at or
- * above 4 GiB). Mapping the same range twice is allowed. Not from interrupt
- * context. The accessors (interrupt context: yes) are single, untorn
- * accesses of their width, ordered with respect to each other. */
+ * memory (read-write, never executable) and returns where, or NULL when
+ * pvboot cannot map it (at or above 4 GiB, or no page table left). Nothing
+ * else outside RAM and the image is mapped. Mapping the same range twice is
+ * allowed. Call it while the driver initialises: once the port has claimed
+ * its heap the page tables are read-only, and a range not mapped by then
+ * gets NULL (and one line on the console). Not from interrupt context. The
+ * accessors (interrupt context: yes) are single, untorn accesses of their
+ * width, ordered with respect to each other. */
 volatile void *pvboot_mmio_map(uint64_t phys, size_t size);
+
+/* The same for memory the hypervisor shares at an address it chose (Xen's
+ * console and xenstore rings): ordinary cached RAM, read-write, never
+ * executable. Same rules as pvboot_mmio_map(). */
+volatile void *pvboot_shared_map(uint64_t phys, size_t size);
 
 static inline uint8_t pvboot_mmio_read8(volatile void *base, size_t off) {
     return *(volatile uint8_t *)((volatile uint8_t *)base + off);

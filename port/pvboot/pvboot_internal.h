@@ -7,6 +7,12 @@
 
 #include "pvboot_driver.h"
 
+/* 1: the W^X map of paging.c; 0: the boot map stays (the board option
+ * `seal = false`, for comparisons). The build passes it. */
+#ifndef PVBOOT_SEAL
+#define PVBOOT_SEAL (1)
+#endif
+
 /* Linker-script symbols (pvboot.ld). */
 extern char __image_start[], __text_end[], __rodata_start[], __rodata_end[];
 extern char __bss_start[], __bss_end[], _end[];
@@ -18,8 +24,6 @@ void pvboot_idt_set(unsigned vector, uint64_t handler);
 void pvboot_irq_init(void);
 int pvboot_xen_init(void);
 size_t pvboot_xen_memory_map(pvboot_memmap_entry_t *out, size_t max);
-/* Make the 2 MiB page holding phys uncached (device registers). */
-void pvboot_map_uncached(uintptr_t phys);
 /* The start info, writable: pages.c takes device pages from its heap. */
 pvboot_start_info_t *pvboot_start_info_mut(void);
 
@@ -37,6 +41,11 @@ int pvboot_page_mapped(uintptr_t addr);
 int pvboot_in_stack_guard(uintptr_t addr);
 /* ACPI S5 power-off (acpi.c); returns if the machine has no way to it. */
 void pvboot_acpi_power_off(void);
+/* Sealed images: the W^X map of the image and RAM, everything else
+ * unmapped (paging.c says what goes where); then, when the heap is
+ * claimed, the page tables themselves read-only. */
+void pvboot_paging_seal_layout(const pvboot_start_info_t *si);
+void pvboot_paging_seal_tables(void);
 void pvboot_memmap_init(uint64_t start_info_paddr, pvboot_start_info_t *si);
 
 #endif

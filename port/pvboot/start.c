@@ -38,6 +38,9 @@ void pvboot_start(void) {
     pvboot_memmap_init(pvboot_start_info_paddr, &si);
     si.stack.addr = (uintptr_t)boot_stack_bottom;
     si.stack.size = (size_t)(boot_stack_top - boot_stack_bottom);
+    #if PVBOOT_SEAL
+    pvboot_paging_seal_layout(&si);
+    #endif
     pvboot_irq_init();
 
     pvboot_shutdown(pvboot_main(&si));
