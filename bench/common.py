@@ -10,6 +10,7 @@ times when a marker appears, measured from just before QEMU was started.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import os
 import signal
@@ -229,10 +230,10 @@ def _bench_build_root() -> Iterator[None]:
         builder.BUILD_ROOT = saved
 
 
-_images: dict[str, builder.Image] = {}
+_images: dict[tuple[str, bool], builder.Image] = {}
 
 
-def image(board_name: str) -> builder.Image:
+def image(board_name: str, seal: bool = True) -> builder.Image:
     """The board's image (no app: it boots to the REPL), built once per run.
 
     A failed build is retried once from a fresh frozen_content.c: makemanifest
@@ -240,18 +241,19 @@ def image(board_name: str) -> builder.Image:
     set changes (a module switched on in mpconfigport.h) the stale file
     redeclares a qstr enumerator and the build fails until it is removed.
     """
-    if board_name not in _images:
-        log(f"building {board_name}")
-        board = boards.load(board_name)
+    key = (board_name, seal)
+    if key not in _images:
+        log(f"building {board_name}{'' if seal else ' with seal = false'}")
+        board = dataclasses.replace(boards.load(board_name), seal=seal)
         with _bench_build_root():
             try:
-                _images[board_name] = builder.build(board)
+                _images[key] = builder.build(board)
             except builder.BuildError:
                 stale = builder.build_dir(board)
                 log(f"build of {board_name} failed; retrying once without {stale.name}/frozen_content.c")
                 (stale / "frozen_content.c").unlink(missing_ok=True)
-                _images[board_name] = builder.build(board)
-    return _images[board_name]
+                _images[key] = builder.build(board)
+    return _images[key]
 
 
 _app_images: dict[tuple[str, Path], builder.Image] = {}

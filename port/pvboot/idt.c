@@ -114,6 +114,30 @@ int pvboot_in_stack_guard(uintptr_t addr) {
         || (addr >= (uintptr_t)exception_stack_guard && addr < (uintptr_t)exception_stack_guard + 4096);
 }
 
+extern char boot_pml4[], boot_pd[];
+
+// Where addr lies, for the page-fault line: the sealed map's regions.
+static const char *region_name(uintptr_t addr) {
+    if (addr < 4096) {
+        return " (page 0: a NULL pointer)";
+    } else if (addr >= (uintptr_t)__image_start && addr < (uintptr_t)__text_end) {
+        return " (.text)";
+    } else if (addr >= (uintptr_t)__rodata_start && addr < (uintptr_t)__rodata_end) {
+        return " (.rodata)";
+    } else if (addr >= (uintptr_t)boot_pml4 && addr < (uintptr_t)boot_pd + 4 * 4096) {
+        return " (the page tables)";
+    }
+    return "";
+}
+
+// The error code's bits: 0 the page was present, 1 a write, 4 a fetch.
+static void describe_page_fault(uint64_t error, uint64_t cr2) {
+    const char *access = (error & 0x10) ? "execute from" : (error & 0x2) ? "write to" : "read of";
+    const char *page = !(error & 0x1) ? "an unmapped page"
+        : (error & 0x10) ? "a no-execute page" : "a read-only page";
+    pvboot_printf("\npvboot: page fault: %s %s at %lx%s\n", access, page, cr2, region_name((uintptr_t)cr2));
+}
+
 __attribute__((noreturn)) void pvboot_exception(exception_frame_t *f);
 
 void pvboot_exception(exception_frame_t *f) {
@@ -129,6 +153,9 @@ void pvboot_exception(exception_frame_t *f) {
     if (pvboot_in_stack_guard(cr2) || pvboot_in_stack_guard(f->rsp)) {
         pvboot_printf("\npvboot: stack overflow: the C stack (%lu KiB) ran into its guard page\n",
             (uint64_t)(boot_stack_top - boot_stack_bottom) / 1024);
+    }
+    if (f->vector == 14) {
+        describe_page_fault(f->error, cr2);
     }
     pvboot_printf("\n*** CPU exception %lu (%s), error code 0x%lx\n",
         f->vector, exception_names[f->vector & 31], f->error);

@@ -289,3 +289,31 @@ def test_unknown_key_reported_before_missing_name(board_file: Path) -> None:
 def test_empty_app_is_an_error(board_file: Path) -> None:
     message = error(board_file, GOOD + 'app = ""\n')
     assert "key 'app'" in message
+
+
+# ---- sealing (issue 16): native and seal --------------------------------
+
+
+def test_native_and_seal_default_to_sealed(board_file: Path) -> None:
+    board = parse(board_file, GOOD)
+    assert (board.native, board.seal) == ("sealed", True)
+
+
+@pytest.mark.parametrize(("line", "native", "seal"), [('native = "off"', "off", True), ("seal = false", "sealed", False)])
+def test_native_and_seal_given(board_file: Path, line: str, native: str, seal: bool) -> None:
+    board = parse(board_file, GOOD + line + "\n")
+    assert (board.native, board.seal) == (native, seal)
+
+
+@pytest.mark.parametrize("native", ["on", "Sealed", "rwx", ""])
+def test_bad_native(board_file: Path, native: str) -> None:
+    message = error(board_file, GOOD + f'native = "{native}"\n')
+    assert message == (
+        f"{FILE}: key 'native' is '{native}'; fix: use \"sealed\" (native and viper code in a W^X arena) "
+        'or "off" (no native emitters)'
+    )
+
+
+def test_seal_must_be_a_boolean(board_file: Path) -> None:
+    message = error(board_file, GOOD + 'seal = "no"\n')
+    assert message.startswith(f"{FILE}: key 'seal' is a string; fix: make it true or false")

@@ -1,0 +1,295 @@
+"""Sealing (issue 16): what W^X page tables and the native arena cost, and that every probe faults.
+
+Two builds of the same board (qemu-microvm), the only difference the board
+key ``seal`` (pyunik/board.py): sealed (the default) and ``seal = false``,
+which keeps the boot map of 2 MiB read-write-execute pages and native code on
+the GC heap. Both have the same interpreter, native emitters and plugins, and
+run on the same QEMU with the same command line, alternating, so that host
+load hits both alike. Each ratio is sealed over unsealed:
+
+- perf_bench: geometric mean of unsealed time / sealed time over the
+  programs that ran on both with the same result (above 1: sealed faster);
+  goal >= 0.97;
+- asyncio: tasks spawned per second (bench/programs/asyncio_tasks.py),
+  sealed / unsealed, goal >= 0.97;
+- boot: QEMU start to the first ``>>>``, median sealed / median unsealed,
+  goal <= 1.05;
+- image: stripped ELF bytes, sealed / unsealed, goal <= 1.05.
+
+The probes (PROBES below; tests/hil/test_seal.py runs the same ones) each
+boot the sealed image, do one thing sealing forbids - write to code or to
+read-only data, execute data, read page 0, write the page tables, run off
+the C stack - and must end in the fault dump and QEMU status 251 (pyunik's
+125). Goal: all of them.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench import asyncio_bench, boot, common, interpreter
+from bench.common import Stats
+from pyunik import build as builder
+from pyunik import vm
+
+BOARD = "qemu-microvm"
+GOALS = {"perf_bench": 0.97, "asyncio_spawn": 0.97, "boot": 1.05, "image": 1.05}
+PROBE_TIMEOUT = 30.0
+#: A viper function whose code pointer a probe points elsewhere: calling it
+#: then jumps there (fun_viper_call calls the function object's code pointer,
+#: the fourth word of mp_obj_fun_bc_t).
+VIPER = 'exec("@micropython.viper\\ndef f():\\n    pass\\n")'
+#: The machine code a jump target holds: mov rax, rdi; ret (returns the
+#: function object itself), so that an unsealed image survives the jump.
+RETURN_SELF = "b'\\x48\\x89\\xf8\\xc3'"
+
+
+def jump_to(target: str) -> list[str]:
+    """Lines that point f's code at ``target`` (a Python expression) and call it."""
+    return [
+        VIPER,
+        f"T = {target}; p = id(f) + 24",
+        "machine.mem32[p] = T & 0xffffffff; machine.mem32[p + 4] = T >> 32; f()",
+    ]
+
+
+@dataclass(frozen=True)
+class Probe:
+    """Lines typed at the REPL of a fresh boot; the fault line they must give."""
+
+    lines: tuple[str, ...]
+    fault: str  # a regex over the console
+    before: str = ""  # printed before the fault, if anything must be
+
+
+#: {symbol} is the address of an image symbol (from nm), filled in per image.
+PROBES: dict[str, Probe] = {
+    "write-text": Probe(
+        (
+            "import machine",
+            "t = machine.mem32[id(len) + 8] | machine.mem32[id(len) + 12] << 32",  # len's C function
+            "machine.mem8[t] = 0xcc",
+        ),
+        r"pvboot: page fault: write to a read-only page at [0-9a-f]+ \(\.text\)",
+    ),
+    "write-frozen-bytecode": Probe(
+        (
+            "import machine, asyncio",
+            "b = machine.mem32[id(asyncio.sleep) + 24] | machine.mem32[id(asyncio.sleep) + 28] << 32",
+            "print('frozen bytecode at', hex(b))",
+            "machine.mem8[b] = 0",
+        ),
+        r"pvboot: page fault: write to a read-only page at [0-9a-f]+ \(\.rodata\)",
+        before="frozen bytecode at 0x",
+    ),
+    "write-page-tables": Probe(
+        ("import machine", "machine.mem8[{boot_pml4}] = 0"),
+        r"pvboot: page fault: write to a read-only page at [0-9a-f]+ \(the page tables\)",
+    ),
+    "exec-heap": Probe(
+        ("import machine, uctypes", f"b = bytearray({RETURN_SELF})", *jump_to("uctypes.addressof(b)")),
+        r"pvboot: page fault: execute from a no-execute page at [0-9a-f]+\r\n",
+    ),
+    "exec-stack": Probe(
+        (
+            "import machine",
+            # The return-self code at the bottom of the C stack, far below what the REPL uses.
+            f"for i, v in enumerate({RETURN_SELF}): machine.mem8[{{boot_stack_bottom}} + 256 + i] = v",
+            "",
+            *jump_to("{boot_stack_bottom} + 256"),
+        ),
+        r"pvboot: page fault: execute from a no-execute page at 0*{boot_stack_bottom_256}\r\n",
+    ),
+    "exec-data": Probe(
+        ("import machine", *jump_to("{boot_gdt}")),
+        r"pvboot: page fault: execute from a no-execute page at 0*{boot_gdt_hex}\r\n",
+    ),
+    "read-page-0": Probe(
+        ("import machine", "machine.mem32[0]"),
+        r"pvboot: page fault: read of an unmapped page at 0 \(page 0: a NULL pointer\)",
+    ),
+    "c-stack-overflow": Probe(
+        # What a C overflow that the stack check missed does: touch the guard page.
+        ("import machine", "machine.mem32[{boot_stack_guard} + 0xff8]"),
+        r"pvboot: stack overflow: the C stack \(\d+ KiB\) ran into its guard page",
+    ),
+    "viper-runs-its-code-is-read-only": Probe(
+        (
+            "import machine, micropython",
+            'exec("@micropython.viper\\ndef f(x: int) -> int:\\n    return x * 3\\n")',
+            "print('viper says', f(14))",
+            "c = machine.mem32[id(f) + 24] | machine.mem32[id(f) + 28] << 32",
+            "machine.mem8[c] = 0x90",
+        ),
+        r"pvboot: page fault: write to a read-only page at [0-9a-f]+\r\n",
+        before="viper says 42",
+    ),
+}
+
+
+def symbols(elf: Path) -> dict[str, int]:
+    """The image's symbols (nm), name -> address."""
+    out = subprocess.run(["nm", str(elf)], capture_output=True, text=True, check=True).stdout
+    found: dict[str, int] = {}
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) == 3:
+            found[parts[2]] = int(parts[0], 16)
+    return found
+
+
+def _fill(text: str, syms: dict[str, int]) -> str:
+    values = {name: f"{addr:#x}" for name, addr in syms.items() if name.isidentifier()}
+    values["boot_stack_bottom_256"] = f"{syms['boot_stack_bottom'] + 256:x}"
+    values["boot_gdt_hex"] = f"{syms['boot_gdt']:x}"
+    return re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], text)
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    faulted: bool  # the expected fault line, the dump and QEMU's fault status
+    status: int | None  # the guest's exit status (None: still running at the deadline)
+    detail: str  # what was wrong, or the fault line
+
+
+def run_probe(image: builder.Image, name: str) -> ProbeResult:
+    """Boot ``image``, type the probe, and see how the guest ended."""
+    probe = PROBES[name]
+    syms = symbols(image.elf)
+    argv = boot.pyunik_argv(image, extra=["-no-reboot"])
+    with common.Console(argv) as console:
+        console.expect_or_fail(b">>> ", PROBE_TIMEOUT)
+        for line in probe.lines:
+            console.send(_fill(line, syms))
+        done = console.wait_exit(PROBE_TIMEOUT)
+        output = console.buffer.decode(errors="replace")
+    status = None if done is None else vm.guest_status(done[0])
+    fault = re.search(_fill(probe.fault, syms), output)
+    problems = []
+    if probe.before and probe.before not in output:
+        problems.append(f"{probe.before!r} was not printed first")
+    if fault is None:
+        problems.append("no fault line matching " + _fill(probe.fault, syms))
+    if "*** CPU exception" not in output:
+        problems.append("no fault dump")
+    if status != vm.EXIT_FAULT:
+        problems.append(f"exit status {status}, not {vm.EXIT_FAULT}")
+    detail = "; ".join(problems) + f"; console tail: {output[-400:]!r}" if problems else fault.group(0).strip()  # type: ignore[union-attr]
+    return ProbeResult(faulted=not problems, status=status, detail=detail)
+
+
+def _perf(images: dict[str, builder.Image], quick: bool) -> dict[str, Any]:
+    programs = interpreter.programs()
+    if quick:
+        programs = programs[::4]
+    times: dict[str, dict[str, int]] = {"sealed": {}, "unsealed": {}}
+    skipped: dict[str, str] = {}
+    for path in programs:
+        results: dict[str, tuple[int, str] | str] = {}
+        for side in ("sealed", "unsealed"):
+            common.log(f"seal: perf_bench {path.stem} on {side}")
+            results[side] = _run_script(images[side], interpreter.script(path))
+        a, b = results["sealed"], results["unsealed"]
+        if isinstance(a, str) or isinstance(b, str) or a[1] != b[1]:
+            skipped[path.stem] = f"sealed: {a!r:.120}; unsealed: {b!r:.120}"
+            continue
+        times["sealed"][path.stem], times["unsealed"][path.stem] = a[0], b[0]
+    ratios = {n: times["unsealed"][n] / times["sealed"][n] for n in times["sealed"]}
+    return {
+        "programs": len(ratios),
+        "skipped": skipped,
+        "us": times,
+        "speed_ratio_per_program": {n: round(r, 3) for n, r in ratios.items()},
+        "geomean": round(common.geomean(list(ratios.values())), 3) if ratios else None,
+    }
+
+
+def _run_script(image: builder.Image, text: str) -> tuple[int, str] | str:
+    try:
+        with common.Console(boot.pyunik_argv(image, extra=["-no-reboot"])) as console:
+            console.expect_or_fail(b">>> ", 30)
+            out, err, _ = common.raw_exec(console, text, interpreter.RUN_TIMEOUT)
+    except common.BenchError as exc:
+        return f"error: {str(exc)[:200]}"
+    return interpreter._parse(out, err)
+
+
+def _asyncio(images: dict[str, builder.Image], quick: bool) -> dict[str, Any]:
+    args = (5000, 1000, 2) if quick else (20000, 5000, 3)
+    code = common.program("asyncio_tasks.py") + f"\nmain({args[0]}, {args[1]}, {args[2]})\n"
+    raw: dict[str, list[float]] = {"sealed": [], "unsealed": []}
+    for i in range(2 if quick else 3):
+        for side in ("sealed", "unsealed"):
+            common.log(f"seal: asyncio on {side} ({i + 1})")
+            with common.Console(boot.pyunik_argv(images[side], extra=["-no-reboot"])) as console:
+                console.expect_or_fail(b">>> ", 30)
+                out, err, _ = common.raw_exec(console, code, asyncio_bench.TIMEOUT)
+            if err.strip():
+                raise common.BenchError(f"asyncio on {side}: {err.strip()[-300:]}")
+            raw[side] += [count / (us / 1e6) for count, us in asyncio_bench.parse(out)["spawn"]]
+    spawn = {side: Stats.of(values) for side, values in raw.items()}
+    return {
+        "args": {"n_spawn": args[0], "n_pingpong": args[1], "rounds": args[2]},
+        "spawn_tasks_per_s": {side: s.as_dict(1, 0) for side, s in spawn.items()},
+        "ratio": common.ratio(spawn["sealed"].median, spawn["unsealed"].median),
+    }
+
+
+def _boot(images: dict[str, builder.Image], quick: bool) -> dict[str, Any]:
+    runs = 5 if quick else 15
+    raw: dict[str, list[float]] = {"sealed": [], "unsealed": []}
+    for _ in range(runs):
+        for side in ("sealed", "unsealed"):
+            raw[side].append(boot.time_to_prompt(boot.pyunik_argv(images[side], extra=["-no-reboot"])))
+    stats = {side: Stats.of(values) for side, values in raw.items()}
+    return {
+        "runs": runs,
+        "ms_to_prompt": {side: s.as_dict(1000, 2) for side, s in stats.items()},
+        "ratio": common.ratio(stats["sealed"].median, stats["unsealed"].median),
+    }
+
+
+def run(quick: bool) -> dict[str, object]:
+    images = {"sealed": common.image(BOARD), "unsealed": common.image(BOARD, seal=False)}
+    sizes = {side: image.stripped.stat().st_size for side, image in images.items()}
+    probes = {}
+    for name in PROBES:
+        common.log(f"seal: probe {name}")
+        result = run_probe(images["sealed"], name)
+        probes[name] = {"faulted": result.faulted, "detail": result.detail}
+    boot_entry = _boot(images, quick)
+    aio = _asyncio(images, quick)
+    perf = _perf(images, quick)
+    ratios = {
+        "perf_bench": perf["geomean"],
+        "asyncio_spawn": aio["ratio"],
+        "boot": boot_entry["ratio"],
+        "image": common.ratio(sizes["sealed"], sizes["unsealed"]),
+    }
+    faulted = sum(p["faulted"] for p in probes.values())
+    goals = {
+        f"perf_bench geomean sealed/unsealed >= {GOALS['perf_bench']}": (ratios["perf_bench"] or 0) >= GOALS["perf_bench"],
+        f"asyncio spawn sealed/unsealed >= {GOALS['asyncio_spawn']}": (ratios["asyncio_spawn"] or 0)
+        >= GOALS["asyncio_spawn"],
+        f"boot sealed/unsealed <= {GOALS['boot']}": ratios["boot"] is not None and ratios["boot"] <= GOALS["boot"],
+        f"image sealed/unsealed <= {GOALS['image']}": ratios["image"] is not None and ratios["image"] <= GOALS["image"],
+        "every probe faults": faulted == len(probes),
+    }
+    return {
+        "what": "sealed (default) vs seal = false on the same board, same QEMU, alternating; probes on the sealed image",
+        "board": BOARD,
+        "ratio_base": "sealed over unsealed (perf_bench and asyncio: speed, above 1 sealed is faster; "
+        "boot and image: size/time, above 1 sealed is bigger/slower)",
+        "image_bytes": sizes,
+        "boot": boot_entry,
+        "asyncio": aio,
+        "perf_bench": perf,
+        "ratios": ratios,
+        "probes": probes,
+        "probes_faulted": f"{faulted}/{len(probes)}",
+        "goals": goals,
+    }
