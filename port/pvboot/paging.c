@@ -63,7 +63,6 @@ static unsigned page_table_pool_used;
 static uint64_t *page_tables[PAGE_TABLES_MAX];
 static unsigned page_tables_count;
 static bool tables_sealed;
-static pvboot_region_t code_arena;
 
 static void flush_tlb(void) {
     uint64_t cr3;
@@ -154,6 +153,7 @@ int pvboot_pages_update(uintptr_t addr, size_t len, uint64_t set, uint64_t clear
     return result;
 }
 
+#if PVBOOT_SEAL
 // Whether [addr, addr + len) is mapped with exactly these attributes.
 static bool pages_have(uintptr_t addr, size_t len, uint64_t attrs) {
     for (uintptr_t a = addr; a < addr + len; a += PAGE) {
@@ -193,6 +193,7 @@ static volatile void *map_range(uint64_t phys, size_t size, uint64_t attrs, cons
     }
     return (volatile void *)(uintptr_t)phys;
 }
+#endif
 
 volatile void *pvboot_mmio_map(uint64_t phys, size_t size) {
     #if PVBOOT_SEAL
@@ -241,6 +242,8 @@ int pvboot_page_mapped(uintptr_t addr) {
 }
 
 #if PVBOOT_SEAL
+
+static pvboot_region_t code_arena;
 
 static uintptr_t page_up(uintptr_t a) {
     return (a + PAGE - 1) & ~(uintptr_t)(PAGE - 1);

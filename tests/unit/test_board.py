@@ -299,7 +299,9 @@ def test_native_and_seal_default_to_sealed(board_file: Path) -> None:
     assert (board.native, board.seal) == ("sealed", True)
 
 
-@pytest.mark.parametrize(("line", "native", "seal"), [('native = "off"', "off", True), ("seal = false", "sealed", False)])
+@pytest.mark.parametrize(
+    ("line", "native", "seal"), [('native = "off"', "off", True), ("seal = false", "sealed", False)]
+)
 def test_native_and_seal_given(board_file: Path, line: str, native: str, seal: bool) -> None:
     board = parse(board_file, GOOD + line + "\n")
     assert (board.native, board.seal) == (native, seal)
