@@ -398,4 +398,26 @@ def markdown(results: dict[str, Any]) -> str:
                 f"| Xen domU {label}, {io.get('runs')} runs | {_fmt(mine, '', 3)} | dom0 {_fmt(base, '', 3)} "
                 f"| {_fmt((io.get('ratio_to_dom0') or {}).get(key), 'x', 3)} dom0 |"
             )
+    seal = results.get("seal", {})
+    if "ratios" in seal:
+        r, boot_ms = seal["ratios"], seal["boot"]["ms_to_prompt"]
+        spawn = seal["asyncio"]["spawn_tasks_per_s"]
+        rows = (
+            ("perf_bench geomean, speed", "-", "-", r.get("perf_bench"), ">= 0.97x"),
+            ("asyncio tasks/s", _fmt(spawn["sealed"]["median"], "", 0), _fmt(spawn["unsealed"]["median"], "", 0),
+             r.get("asyncio_spawn"), ">= 0.97x"),
+            ("boot to `>>>` (median ms)", _fmt(boot_ms["sealed"]["median"]), _fmt(boot_ms["unsealed"]["median"]),
+             r.get("boot"), "<= 1.05x"),
+            ("stripped image (bytes)", f"{seal['image_bytes']['sealed']:,}", f"{seal['image_bytes']['unsealed']:,}",
+             r.get("image"), "<= 1.05x"),
+        )  # fmt: skip
+        for label, sealed, unsealed, ratio, goal in rows:
+            lines.append(
+                f"| sealed vs `seal = false`, {seal['board']}: {label} | {sealed} | unsealed {unsealed} | "
+                f"{_fmt(ratio, 'x', 3)} (goal {goal}) |"
+            )
+        lines.append(
+            f"| sealing probes that fault (sealed / unsealed) | {seal['probes_faulted']} | "
+            f"{seal['probes_faulted_unsealed']} | goal: all on sealed |"
+        )
     return "\n".join(lines) + "\n"

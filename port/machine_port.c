@@ -1,8 +1,10 @@
 /*
  * The port's part of the machine module. Never compiled on its own: it is
  * included from extmod/modmachine.c via MICROPY_PY_MACHINE_INCLUDEFILE.
- * machine.mem8/16/32 come from extmod and reach all physical memory below
- * 4 GiB (identity-mapped); other addresses take a page fault.
+ * machine.mem8/16/32 come from extmod and reach what pvboot maps, at its
+ * physical address: RAM and the image (a sealed image's code and read-only
+ * data refuse writes), and the devices drivers mapped; anything else takes
+ * a page fault (port/pvboot/paging.c).
  * machine.Timer is extmod's, on soft timers (softtimer_port.c).
  */
 #include "py/mperrno.h"
