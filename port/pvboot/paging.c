@@ -71,23 +71,20 @@ static void flush_tlb(void) {
 
 // Sealed tables are read-only even to ring 0 (CR0.WP): lift that for the
 // few stores of one update, with interrupts off so that nothing else runs
-// meanwhile.
+// meanwhile. Always, not only once sealed: while sealing, a table may
+// already map its own page read-only when its last entries are written.
 static uint64_t tables_write_begin(void) {
     uint64_t flags = pvboot_irq_save();
-    if (tables_sealed) {
-        uint64_t cr0;
-        __asm__ volatile ("mov %%cr0, %0" : "=r" (cr0));
-        __asm__ volatile ("mov %0, %%cr0" : : "r" (cr0 & ~CR0_WP) : "memory");
-    }
+    uint64_t cr0;
+    __asm__ volatile ("mov %%cr0, %0" : "=r" (cr0));
+    __asm__ volatile ("mov %0, %%cr0" : : "r" (cr0 & ~CR0_WP) : "memory");
     return flags;
 }
 
 static void tables_write_end(uint64_t flags) {
-    if (tables_sealed) {
-        uint64_t cr0;
-        __asm__ volatile ("mov %%cr0, %0" : "=r" (cr0));
-        __asm__ volatile ("mov %0, %%cr0" : : "r" (cr0 | CR0_WP) : "memory");
-    }
+    uint64_t cr0;
+    __asm__ volatile ("mov %%cr0, %0" : "=r" (cr0));
+    __asm__ volatile ("mov %0, %%cr0" : : "r" (cr0 | CR0_WP) : "memory");
     flush_tlb();
     pvboot_irq_restore(flags);
 }
