@@ -49,11 +49,13 @@
 // (write and no-execute combine across levels, so the upper levels allow all).
 #define PDE_TABLE (PVBOOT_PTE_PRESENT | PVBOOT_PTE_WRITE)
 
-// Page tables in the image: the guard pages' table (before the memory map
-// is known) and, sealed, the image's own 2 MiB page. More come from
+// Page tables in the image: the image's own 2 MiB page (split first for the
+// guard pages, before the memory map is known) and, sealed, the local APIC's
+// and the IOAPIC's, so that pvboot's own mappings never depend on free RAM
+// (with none, the port must still be able to say so). More come from
 // pvboot_page_alloc() while drivers initialise; all are remembered so that
 // sealing can make each of them read-only.
-#define PAGE_TABLE_POOL (1)
+#define PAGE_TABLE_POOL (PVBOOT_SEAL ? 3 : 1)
 #define PAGE_TABLES_MAX (64)
 
 extern uint64_t boot_pml4[512], boot_pdpt[512], boot_pd[4 * 512];
