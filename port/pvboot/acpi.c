@@ -46,7 +46,7 @@ static int same(const void *a, const char *b, size_t n) {
     return 1;
 }
 
-// Low memory is identity-mapped (entry.S): tables below 4 GiB are readable
+// Low memory is identity-mapped (entry.S; sealed: pvboot_paging_map_firmware): tables below 4 GiB are readable
 // as they are; anything above, or a length that makes no sense, is refused.
 static const sdt_header_t *table_at(uint64_t paddr) {
     if (paddr == 0 || paddr >= (1ULL << 32) - 4096) {
@@ -168,6 +168,7 @@ static int s5_sleep_type(const sdt_header_t *fadt, uint32_t *slp_typ) {
 }
 
 void pvboot_acpi_power_off(void) {
+    pvboot_paging_map_firmware(); // a sealed image maps none of it
     const sdt_header_t *fadt = find_fadt();
     uint32_t slp_typ;
     if (fadt == NULL || fadt->length < FADT_FLAGS + 4 || !s5_sleep_type(fadt, &slp_typ)) {

@@ -65,6 +65,7 @@ static unsigned page_table_pool_used;
 static uint64_t *page_tables[PAGE_TABLES_MAX];
 static unsigned page_tables_count;
 static bool tables_sealed;
+static bool firmware_mapped; // pvboot_paging_map_firmware()
 
 static void flush_tlb(void) {
     uint64_t cr3;
@@ -176,7 +177,7 @@ static volatile void *map_range(uint64_t phys, size_t size, uint64_t attrs, cons
     }
     uintptr_t first = (uintptr_t)(phys & ~(PAGE - 1));
     uintptr_t end = (uintptr_t)((phys + size + PAGE - 1) & ~(PAGE - 1));
-    if (pages_have(first, end - first, attrs)) {
+    if (pages_have(first, end - first, attrs) || firmware_mapped) {
         return (volatile void *)(uintptr_t)phys;
     }
     if (tables_sealed) {
@@ -315,6 +316,27 @@ void pvboot_paging_seal_layout(const pvboot_start_info_t *si) {
     tables_write_end(flags);
 }
 
+// Power-off (acpi.c) reads the firmware's tables in low memory and in
+// reserved RAM, and may write a sleep register: the machine is stopping, so
+// what is unmapped becomes readable and writable, uncached and never
+// executable (2 MiB pages; low memory read-only). Nothing gains execute.
+void pvboot_paging_map_firmware(void) {
+    uint64_t flags = tables_write_begin();
+    for (unsigned i = 0; i < 4 * 512; i++) {
+        if (!(boot_pd[i] & PVBOOT_PTE_PRESENT)) {
+            boot_pd[i] = ((uint64_t)i << 21) | PTE_MMIO | PTE_LARGE;
+        }
+    }
+    if ((boot_pd[0] & PVBOOT_PTE_PRESENT) && !(boot_pd[0] & PTE_LARGE)) {
+        uint64_t *pt = (uint64_t *)(uintptr_t)(boot_pd[0] & ADDR_MASK);
+        for (uintptr_t a = 0; a < LOW_LIMIT; a += PAGE) {
+            pt[a >> 12] = a | PTE_RO;
+        }
+    }
+    firmware_mapped = true;
+    tables_write_end(flags);
+}
+
 // The page tables themselves become read-only; from here on only
 // pvboot_code_protect() changes an entry (through tables_write_begin).
 void pvboot_paging_seal_tables(void) {
@@ -353,6 +375,9 @@ int pvboot_code_protect(void *addr, size_t len, bool executable) {
 }
 
 #else // unsealed: the boot map stays; no tables to seal, no arena.
+
+void pvboot_paging_map_firmware(void) {
+}
 
 void pvboot_paging_seal_tables(void) {
 }

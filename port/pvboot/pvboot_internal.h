@@ -46,6 +46,9 @@ void pvboot_acpi_power_off(void);
  * claimed, the page tables themselves read-only. */
 void pvboot_paging_seal_layout(const pvboot_start_info_t *si);
 void pvboot_paging_seal_tables(void);
+/* At power-off only: firmware memory (ACPI tables, sleep registers)
+ * readable, never executable (paging.c). */
+void pvboot_paging_map_firmware(void);
 void pvboot_memmap_init(uint64_t start_info_paddr, pvboot_start_info_t *si);
 
 #endif
