@@ -319,18 +319,21 @@ void pvboot_paging_seal_layout(const pvboot_start_info_t *si) {
 // Power-off (acpi.c) reads the firmware's tables in low memory and in
 // reserved RAM, and may write a sleep register: the machine is stopping, so
 // what is unmapped becomes readable and writable, uncached and never
-// executable (2 MiB pages; low memory read-only). Nothing gains execute.
+// executable. Nothing gains execute, nothing read-only becomes writable.
 void pvboot_paging_map_firmware(void) {
     uint64_t flags = tables_write_begin();
     for (unsigned i = 0; i < 4 * 512; i++) {
+        uint64_t base = (uint64_t)i << 21;
         if (!(boot_pd[i] & PVBOOT_PTE_PRESENT)) {
-            boot_pd[i] = ((uint64_t)i << 21) | PTE_MMIO | PTE_LARGE;
-        }
-    }
-    if ((boot_pd[0] & PVBOOT_PTE_PRESENT) && !(boot_pd[0] & PTE_LARGE)) {
-        uint64_t *pt = (uint64_t *)(uintptr_t)(boot_pd[0] & ADDR_MASK);
-        for (uintptr_t a = 0; a < LOW_LIMIT; a += PAGE) {
-            pt[a >> 12] = a | PTE_RO;
+            boot_pd[i] = base | PTE_MMIO | PTE_LARGE;
+        } else if (!(boot_pd[i] & PTE_LARGE)) {
+            // A split page: the firmware's tables may sit beside RAM in it.
+            uint64_t *pt = (uint64_t *)(uintptr_t)(boot_pd[i] & ADDR_MASK);
+            for (unsigned j = 0; j < 512; j++) {
+                if (!(pt[j] & PVBOOT_PTE_PRESENT)) {
+                    pt[j] = (base + j * PAGE) | PTE_MMIO;
+                }
+            }
         }
     }
     firmware_mapped = true;
