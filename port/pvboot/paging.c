@@ -65,7 +65,6 @@ static unsigned page_table_pool_used;
 static uint64_t *page_tables[PAGE_TABLES_MAX];
 static unsigned page_tables_count;
 static bool tables_sealed;
-static bool firmware_mapped; // pvboot_paging_map_firmware()
 
 static void flush_tlb(void) {
     uint64_t cr3;
@@ -154,6 +153,8 @@ int pvboot_pages_update(uintptr_t addr, size_t len, uint64_t set, uint64_t clear
 }
 
 #if PVBOOT_SEAL
+static bool firmware_mapped; // pvboot_paging_map_firmware()
+
 // Whether [addr, addr + len) is mapped with exactly these attributes.
 static bool pages_have(uintptr_t addr, size_t len, uint64_t attrs) {
     for (uintptr_t a = addr; a < addr + len; a += PAGE) {
