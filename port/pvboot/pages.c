@@ -27,5 +27,6 @@ void *pvboot_page_alloc(size_t npages) {
 
 pvboot_region_t pvboot_heap_claim(void) {
     heap_claimed = true;
-    return pvboot_start_info_mut()->heap;
+    // The base moves by a random amount on every boot (layout.c).
+    return pvboot_layout_heap(pvboot_start_info_mut()->heap);
 }

@@ -15,8 +15,9 @@
 #define MAPPED_LIMIT (4ULL << 30)
 
 // One page table per split 2 MiB page. The boot stacks' guard pages share
-// one (they sit together in .pvboot.bss); grow this when more is split.
-#define PAGE_TABLE_POOL (1)
+// one (they sit together in .pvboot.bss), the randomly placed main stack's
+// guard (layout.c) may need another; grow this when more is split.
+#define PAGE_TABLE_POOL (2)
 
 extern uint64_t boot_pd[4 * 512];
 
