@@ -26,6 +26,11 @@
 #define STEP (16)
 
 uintptr_t pvboot_main_stack_guard;
+static pvboot_layout_info_t info = { 1, 1 };
+
+const pvboot_layout_info_t *pvboot_layout_info(void) {
+    return &info;
+}
 
 static size_t slack_for(size_t region) {
     size_t slack = region / 16;
@@ -45,7 +50,8 @@ static size_t random_offset(size_t slack) {
 
 bool pvboot_layout_stack(pvboot_start_info_t *si) {
     size_t stack_size = (size_t)(boot_stack_top - boot_stack_bottom);
-    size_t r1 = random_offset(slack_for(si->heap.size));
+    size_t slack = slack_for(si->heap.size);
+    size_t r1 = random_offset(slack);
     size_t page_part = r1 & ~(size_t)(PAGE_SIZE - 1);
     size_t reserve = page_part + PAGE_SIZE + stack_size + PAGE_SIZE;
     // The heap region starts on a page (memmap.c); too small a region
@@ -63,12 +69,23 @@ bool pvboot_layout_stack(pvboot_start_info_t *si) {
     si->stack.size = (size_t)(end - (r1 & (PAGE_SIZE - 1))) - si->stack.addr;
     si->heap.addr = end;
     si->heap.size -= reserve;
+    info.stack_positions = slack / STEP;
     return true;
 }
 
+// MicroPython's GC puts its allocation table at the start of the region and
+// the objects at the end, in 64-byte units counted back from the end: the
+// end moves too (by 0-48 bytes), or the objects' base would keep its low
+// six bits on every boot.
 pvboot_region_t pvboot_layout_heap(pvboot_region_t heap) {
-    size_t r2 = random_offset(slack_for(heap.size));
+    size_t slack = slack_for(heap.size);
+    if (slack < 4 * STEP) {
+        return heap;
+    }
+    size_t r2 = random_offset(slack);
+    size_t r3 = random_offset(4 * STEP);
     heap.addr += r2;
-    heap.size -= r2;
+    heap.size -= r2 + r3;
+    info.heap_positions = slack / STEP;
     return heap;
 }

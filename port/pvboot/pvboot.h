@@ -99,6 +99,17 @@ pvboot_region_t pvboot_heap_claim(void);
  * so that a debugger can break at it: `invoke debug` does. */
 __attribute__((noinline)) int pvboot_main(const pvboot_start_info_t *si);
 
+/* The randomised layout (layout.c): how many equally likely places the
+ * stack top and the heap base were chosen from on this boot (1: not
+ * randomised, too little RAM). log2 of it is the entropy, given a uniform
+ * source. */
+typedef struct {
+    size_t stack_positions;
+    size_t heap_positions;
+} pvboot_layout_info_t;
+
+const pvboot_layout_info_t *pvboot_layout_info(void);
+
 /* ---- Console ----------------------------------------------------------- */
 
 /* A console backend is registered by a device module (uart16550, the Xen
