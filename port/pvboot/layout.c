@@ -7,8 +7,10 @@
  * below it. The range each is drawn from, SLACK, is 1/16 of the free RAM
  * region, at most 1 MiB: with 16-byte steps that is 16 bits of entropy
  * for each once the region has 16 MiB (the default 32M boards), fewer on
- * smaller VMs (log2(region / 256) bits: 10 at 256 KiB), at an average cost
- * of one SLACK for both together.
+ * smaller VMs (log2(region / 256) bits: 14 at 4 MiB), at an average cost
+ * of one SLACK for both together. Below 4 MiB of free RAM nothing is
+ * randomised: a VM that small (the least -m budget, ~1.5 MiB) has no RAM
+ * to spare for it, and its layout stays as fixed as before.
  *
  *   free RAM:  [ r1 | guard | stack (48 KiB + 4 KiB) | r2 | heap ... | device pages ]
  *                            ^ top = end - (r1 % 4096)       ^ heap base
@@ -24,6 +26,7 @@
 #define PAGE_SIZE (4096)
 #define SLACK_MAX (1024 * 1024)
 #define STEP (16)
+#define RANDOMISE_MIN (4 * 1024 * 1024)
 
 uintptr_t pvboot_main_stack_guard;
 static pvboot_layout_info_t info = { 1, 1 };
@@ -33,6 +36,9 @@ const pvboot_layout_info_t *pvboot_layout_info(void) {
 }
 
 static size_t slack_for(size_t region) {
+    if (region < RANDOMISE_MIN) {
+        return 0;
+    }
     size_t slack = region / 16;
     if (slack > SLACK_MAX) {
         slack = SLACK_MAX;
@@ -51,6 +57,9 @@ static size_t random_offset(size_t slack) {
 bool pvboot_layout_stack(pvboot_start_info_t *si) {
     size_t stack_size = (size_t)(boot_stack_top - boot_stack_bottom);
     size_t slack = slack_for(si->heap.size);
+    if (slack == 0) {
+        return false;
+    }
     size_t r1 = random_offset(slack);
     size_t page_part = r1 & ~(size_t)(PAGE_SIZE - 1);
     size_t reserve = page_part + PAGE_SIZE + stack_size + PAGE_SIZE;
