@@ -1,9 +1,9 @@
 """Each boot places the C stack and the GC heap differently and seeds `random` differently (issue 16).
 
-The app is the entropy bench's (bench/apps/layout): it prints
-pvboot.layout() and one random.getrandbits(32), and the VM ends. The
-entropy over 200 boots is measured in the bench (`invoke bench --only
-entropy`), not here: two boots that differ are what a test can show.
+Two boots of the default image, each asked at its REPL for pvboot.layout()
+and one random.getrandbits(32). The entropy over 200 boots is measured in
+the bench (`invoke bench --only entropy`), not here: two boots that differ
+are what a test can show.
 """
 
 from __future__ import annotations
@@ -11,39 +11,42 @@ from __future__ import annotations
 import serial
 from conftest import BOARD, Guest, Repl
 
-from pyunik import board as boards
 from pyunik import vm
 
-LAYOUT_APP = boards.ROOT / "bench" / "apps" / "layout"
+ASK = b"import pvboot, random; print('LAYOUT', *pvboot.layout(), random.getrandbits(32))\r"
 
 
-def layout_of_one_boot(image_for, cpu: list[str]) -> list[str]:  # type: ignore[no-untyped-def]
-    image = image_for(BOARD, LAYOUT_APP)
+def ask_one_boot(image_for, cpu: list[str], question: bytes) -> bytes:  # type: ignore[no-untyped-def]
+    image = image_for(BOARD)
     command = vm.qemu_command(image.board, image.elf, serial="stdio", plugin_args=image.qemu_args, extra=cpu)
     guest = Guest(image.board, vm.start_with_pty(command), command.argv)
     try:
         port = serial.Serial(guest.pty, timeout=20)
-        line = port.read_until(b"\n")
-        while not line.startswith(b"LAYOUT "):
-            assert line, "no LAYOUT line within 20 s"
-            line = port.read_until(b"\n")
-        assert guest.wait(timeout=20) == 0
+        assert port.read_until(b">>> ").endswith(b">>> ")
+        port.write(question)
+        reply = port.read_until(b">>> ")
         port.close()
     finally:
         guest.stop()
-    return line.decode().split()
+    return reply
+
+
+def layout_of_one_boot(image_for, cpu: list[str]) -> list[str]:  # type: ignore[no-untyped-def]
+    reply = ask_one_boot(image_for, cpu, ASK).decode()
+    line = next(x for x in reply.splitlines() if x.startswith("LAYOUT "))
+    # LAYOUT stack_bottom stack_top heap_start heap_pool heap_end source stack_pos heap_pos random
+    return line.split()
 
 
 def test_two_boots_differ_in_stack_top_heap_base_and_random_seed(image_for) -> None:  # type: ignore[no-untyped-def]
     for cpu, source in (([], "tsc-jitter"), (["-cpu", "max"], "rdrand")):
         first = layout_of_one_boot(image_for, cpu)
         second = layout_of_one_boot(image_for, cpu)
-        assert first[5] == second[5] == source
-        # stack top, heap start, heap objects, random.getrandbits(32)
-        for i in (1, 2, 3, 4):
+        assert first[6] == second[6] == source
+        for i in (2, 3, 4, 9):  # stack top, heap start, heap objects, random.getrandbits(32)
             assert first[i] != second[i], (cpu, i, first, second)
         # 1 MiB in 16-byte steps for each on the 32M board: 16 bits.
-        assert int(first[6]) == int(first[7]) == 65536
+        assert int(first[7]) == int(first[8]) == 65536
 
 
 def test_the_randomly_placed_stack_has_a_guard_page(repl: Repl, guest: Guest) -> None:
@@ -56,20 +59,6 @@ def test_the_randomly_placed_stack_has_a_guard_page(repl: Repl, guest: Guest) ->
 
 
 def test_os_urandom_takes_rdrand_and_refuses_without_it(image_for) -> None:  # type: ignore[no-untyped-def]
-    for cpu, expected in (([], b"OSError: os.urandom: this CPU has no RDRAND or RDSEED"), (["-cpu", "max"], b"16 ")):
-        image = image_for(BOARD)
-        command = vm.qemu_command(image.board, image.elf, serial="stdio", plugin_args=image.qemu_args, extra=cpu)
-        guest = Guest(image.board, vm.start_with_pty(command), command.argv)
-        try:
-            port = serial.Serial(guest.pty, timeout=20)
-            assert port.read_until(b">>> ").endswith(b">>> ")
-            port.write(b"import os; b = os.urandom(16); print(len(b), len(set(b)) > 4)\r")
-            reply = port.read_until(b">>> ")
-            assert expected in reply, reply
-            if cpu:
-                assert b"16 True" in reply
-            port.close()
-        finally:
-            guest.stop()
-
-
+    question = b"import os; b = os.urandom(16); print(len(b), len(set(b)) > 4)\r"
+    assert b"OSError: os.urandom: this CPU has no RDRAND or RDSEED" in ask_one_boot(image_for, [], question)
+    assert b"16 True" in ask_one_boot(image_for, ["-cpu", "max"], question)
