@@ -4,7 +4,8 @@
  * cmdline module's (port/frozen/cmdline.py), for C code that needs an
  * option before Python runs (lwIP's ip=, gw=, dns=): words are separated
  * by whitespace as str.split() separates them (space, \t \n \v \f \r), and
- * when a key is given twice the last one counts, as in the module's dict.
+ * when a key is given twice the last word counts, as in the module's dict
+ * (a bare "key" after "key=v" leaves it without a value).
  * tests/unit/test_cmdline_properties.py checks the two agree.
  */
 #include <string.h>
@@ -28,12 +29,17 @@ const char *pvboot_cmdline_option(const char *key, size_t *len) {
             p++;
         }
         size_t wlen = (size_t)(p - word);
+        if (wlen == 0) {
+            break; // only whitespace was left
+        }
         if (wlen == 2 && word[0] == '-' && word[1] == '-') {
             break;
         }
         if (wlen > klen && memcmp(word, key, klen) == 0 && word[klen] == '=') {
             *len = wlen - klen - 1;
             found = word + klen + 1;
+        } else if (wlen == klen && memcmp(word, key, klen) == 0) {
+            found = NULL;
         }
     }
     return found;
