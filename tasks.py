@@ -106,6 +106,7 @@ def _report(image: builder.Image) -> None:
         "after-main": AFTER_MAIN_HELP,
         "jobs": "parallel compile jobs (default: all cores)",
         "verbose": "show every compiler command",
+        "seed": "shuffle the link order of objects and functions with this seed (code placed differently per seed)",
     }
 )
 @_one_line_errors
@@ -116,13 +117,18 @@ def build(
     after_main: str = "",
     jobs: int = 0,
     verbose: bool = False,
+    seed: int = -1,
 ) -> None:
     """Build one PVH ELF for a board: build/BOARD/pyunik.elf; prints its sizes."""
     from pyunik import progress
 
+    if seed < -1:
+        raise SystemExit(f"error: --seed {seed}: a seed is a number >= 0")
     loaded, chosen = boards.load(board), _app(app, after_main)
     with progress.build_reporter() as report:
-        image = builder.build(loaded, app=chosen, jobs=jobs or None, verbose=verbose, report=report)
+        image = builder.build(
+            loaded, app=chosen, jobs=jobs or None, verbose=verbose, report=report, seed=None if seed < 0 else seed
+        )
     _report(image)
 
 

@@ -225,6 +225,29 @@ def chart_xen(xen: dict[str, Any], path: Path) -> None:
     plt.close(fig)
 
 
+def chart_entropy(ent: dict[str, Any], path: Path) -> None:
+    plt = _plt()
+    fields = ("stack_top", "heap_pool")
+    cpus = list(ent["cpus"])
+    fig, ax = plt.subplots(figsize=(9, 3.5))
+    width = 0.8 / len(fields)
+    for i, field in enumerate(fields):
+        bits = [ent["cpus"][c][field]["design_bits"] for c in cpus]
+        xs = [x + i * width for x in range(len(cpus))]
+        ax.bar(xs, bits, width=width, label=field.replace("_", " "))
+        for x, b, c in zip(xs, bits, cpus, strict=True):
+            e = ent["cpus"][c][field]
+            ax.text(x, b + 0.3, f"{b:.1f}\n{e['distinct']} distinct", ha="center", fontsize=8)
+    ax.axhline(ent["goal_bits"], color=GOAL_COLOUR, linestyle="--", label=f"goal: {ent['goal_bits']:.0f} bits")
+    ax.set_xticks([x + width / 2 for x in range(len(cpus))], cpus)
+    ax.set_ylabel("bits (log2 of places drawn from)")
+    ax.set_title(f"Randomised layout over {ent['boots']} boots of {ent['board']} (QEMU TCG)", fontsize=10)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
 CHARTS = {
     "boot": chart_boot,
     "size": chart_size,
@@ -233,6 +256,7 @@ CHARTS = {
     "asyncio": chart_asyncio,
     "net": chart_net,
     "xen": chart_xen,
+    "entropy": chart_entropy,
 }
 
 
@@ -419,5 +443,16 @@ def markdown(results: dict[str, Any]) -> str:
         lines.append(
             f"| sealing probes that fault (sealed / unsealed) | {seal['probes_faulted']} | "
             f"{seal['probes_faulted_unsealed']} | goal: all on sealed |"
+        )
+    ent = results.get("entropy", {})
+    for cpu, entry in ent.get("cpus", {}).items():
+        lines.append(
+            f"| layout entropy over {ent['boots']} boots, {cpu}: stack top / heap objects (design bits; "
+            f"per-bit sum) | {entry['stack_top']['design_bits']} / {entry['heap_pool']['design_bits']} "
+            f"({entry['stack_top']['bit_entropy']} / {entry['heap_pool']['bit_entropy']}) | "
+            f"distinct {entry['stack_top']['distinct']} / {entry['heap_pool']['distinct']}, collisions "
+            f"{entry['stack_top']['collisions']} / {entry['heap_pool']['collisions']} (uniform: "
+            f"{entry['stack_top']['expected_collisions']}) | goal >= {ent['goal_bits']:.0f} bits each: "
+            f"{'met' if entry['goal_met'] else 'not met'} |"
         )
     return "\n".join(lines) + "\n"

@@ -6,9 +6,18 @@
  *   pvboot.memmap()       [(addr, size, type), ...] (type 1 is RAM)
  *   pvboot.rodata()       (start, end) of the read-only image section
  *   pvboot.idle_stats()   (halts, interrupts, timer interrupts) since boot
+ *   pvboot.layout()       (stack_bottom, stack_top, heap_start, heap_pool,
+ *                         heap_end, entropy source, stack_positions,
+ *                         heap_positions): where this boot put the C stack
+ *                         and the GC heap (its allocation table starts at
+ *                         heap_start, objects at heap_pool), what the
+ *                         randomness came from, and how many places each
+ *                         was drawn from
  *
  * `cmdline` (frozen, modules/cmdline) parses the command line on top of it.
  */
+#include "py/gc.h"
+#include "py/mpstate.h"
 #include "py/obj.h"
 #include "py/objstr.h"
 #include "py/runtime.h"
@@ -69,8 +78,27 @@ static mp_obj_t pvboot_idle_stats_fn(void) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_0(pvboot_idle_stats_obj, pvboot_idle_stats_fn);
 
+static mp_obj_t pvboot_layout(void) {
+    const pvboot_start_info_t *si = pvboot_start_info();
+    const mp_state_mem_area_t *area = &MP_STATE_MEM(area);
+    const pvboot_layout_info_t *info = pvboot_layout_info();
+    mp_obj_t items[8] = {
+        mp_obj_new_int_from_uint(si->stack.addr),
+        mp_obj_new_int_from_uint(si->stack.addr + si->stack.size),
+        mp_obj_new_int_from_uint((uintptr_t)area->gc_alloc_table_start),
+        mp_obj_new_int_from_uint((uintptr_t)area->gc_pool_start),
+        mp_obj_new_int_from_uint((uintptr_t)area->gc_pool_end),
+        mp_obj_new_str_from_cstr(pvboot_entropy_source()),
+        mp_obj_new_int_from_uint(info->stack_positions),
+        mp_obj_new_int_from_uint(info->heap_positions),
+    };
+    return mp_obj_new_tuple(8, items);
+}
+static MP_DEFINE_CONST_FUN_OBJ_0(pvboot_layout_obj, pvboot_layout);
+
 static const mp_rom_map_elem_t pvboot_module_globals_table[] = {
     { MP_ROM_QSTR(MP_QSTR_idle_stats), MP_ROM_PTR(&pvboot_idle_stats_obj) },
+    { MP_ROM_QSTR(MP_QSTR_layout), MP_ROM_PTR(&pvboot_layout_obj) },
     { MP_ROM_QSTR(MP_QSTR___name__), MP_ROM_QSTR(MP_QSTR_pvboot) },
     { MP_ROM_QSTR(MP_QSTR_cmdline), MP_ROM_PTR(&pvboot_cmdline_obj) },
     { MP_ROM_QSTR(MP_QSTR_hypervisor), MP_ROM_PTR(&pvboot_hypervisor_obj) },

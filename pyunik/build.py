@@ -73,7 +73,7 @@ class App:
             try:
                 data = tomllib.loads(settings.read_text(encoding="utf-8"))
             except tomllib.TOMLDecodeError as exc:
-                raise BuildError(f"{settings}: not valid TOML: {exc}") from None
+                raise BuildError(f"{settings}: not valid TOML: {exc}; fix the syntax there") from None
             unknown = set(data) - {"after_main", "romfs"}
             if unknown:
                 raise BuildError(
@@ -320,10 +320,14 @@ def build(
     verbose: bool = False,
     app: App | None = None,
     report: BuildReporter | None = None,
+    seed: int | None = None,
 ) -> Image:
     """Build ``board``'s image, with ``app`` (or the board's own) frozen in.
 
-    ``report`` hears each step and each line make prints (pyunik/progress.py)."""
+    ``report`` hears each step and each line make prints (pyunik/progress.py).
+    ``seed`` shuffles the link order of objects and functions (port/Makefile,
+    tools/link_order.py): two seeds place the code differently, the same
+    seed the same way; None links in the usual order."""
     report = report or QuietReporter()
     manager = manager or PluginManager()
     report.step("sources: checking the pinned trees in deps/")
@@ -338,6 +342,8 @@ def build(
         check_syntax(app)
     out = build_dir(board)
     generate(board, selected, out, app)
+    # Rewritten only when the seed changes: the image is relinked, nothing recompiled.
+    _write_if_changed(out / "link_seed.mk", f"LINK_SEED = {'' if seed is None else int(seed)}\n")
     report.step(f"frozen: {'app ' + app.path.name + ' and ' if app else ''}the board's modules; running make")
 
     cmd = [

@@ -21,6 +21,8 @@ from pyunik.board import Board
 QEMU = "qemu-system-x86_64"
 #: The exit status pvboot uses for a CPU exception (see pvboot.h).
 EXIT_FAULT = 125
+#: A stack canary was found overwritten (pvboot's __stack_chk_fail).
+EXIT_STACK_SMASH = 126
 
 
 #: One vCPU, no default devices, no user config, no display, no monitor:

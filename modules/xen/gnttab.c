@@ -56,12 +56,26 @@ int xen_gnttab_grant(domid_t domid, unsigned long frame, bool readonly) {
     return ref;
 }
 
-void xen_gnttab_end(int ref) {
-    if (ref < GNTTAB_NR_RESERVED_ENTRIES || (unsigned)ref >= NR_ENTRIES) {
-        return;
+int xen_gnttab_end(int ref) {
+    if (ref < GNTTAB_NR_RESERVED_ENTRIES || (unsigned)ref >= next_free) {
+        return -1;
     }
-    table[ref].flags = 0;
-    uint64_t flags = pvboot_irq_save();
+    // Revoke only while the backend has the page mapped by neither read nor
+    // write (Xen sets GTF_reading/GTF_writing in the same word while it
+    // maps): one compare-and-swap, so that a mapping made between our look
+    // and our write cannot slip through. A page still mapped stays granted,
+    // its reference is not reused, and the caller must not reuse the page.
+    uint16_t flags = __atomic_load_n(&table[ref].flags, __ATOMIC_ACQUIRE);
+    do {
+        if (flags & (GTF_reading | GTF_writing)) {
+            return -1;
+        }
+        if (!(flags & GTF_permit_access)) {
+            return -1; // not granted (ended already): freeing it twice would hand it out twice
+        }
+    } while (!__atomic_compare_exchange_n(&table[ref].flags, &flags, 0, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE));
+    uint64_t irq = pvboot_irq_save();
     free_list[nr_free++] = (int16_t)ref;
-    pvboot_irq_restore(flags);
+    pvboot_irq_restore(irq);
+    return 0;
 }

@@ -4,6 +4,12 @@
  * ring and the backend notified; input arrives by event-channel interrupt
  * and goes to pvboot_console_input(), with the same flow control as the
  * UART: no more than the receiver has room for.
+ *
+ * xenconsoled writes out_cons and in_prod; a producer more than a ring
+ * ahead of its consumer is a backend breaking the protocol. The ring is
+ * then dropped (output to it stops, input from it is ignored) with one
+ * line on any other console, rather than read or written by indices that
+ * mean nothing. Indices are always masked into the ring.
  */
 #include "xen_guest.h" // first: it sets the Xen interface version
 #include <xen/hvm/params.h>
@@ -12,12 +18,24 @@
 
 static volatile struct xencons_interface *cons;
 static evtchn_port_t port;
+static bool broken;
+
+static void console_broken(const char *which, XENCONS_RING_IDX prod, XENCONS_RING_IDX c) {
+    // Before printing: pvboot_printf() writes to this console too.
+    broken = true;
+    pvboot_printf("xen console: the backend broke the ring protocol (%s prod - cons: %u - %u); console dropped\n",
+        which, (unsigned)prod, (unsigned)c);
+}
 
 static void console_write(const char *buf, size_t len) {
-    while (len > 0) {
+    while (len > 0 && !broken) {
         XENCONS_RING_IDX c = cons->out_cons, p = cons->out_prod;
         __atomic_thread_fence(__ATOMIC_ACQUIRE);
-        size_t space = sizeof(cons->out) - (p - c);
+        if ((XENCONS_RING_IDX)(p - c) > sizeof(cons->out)) {
+            console_broken("output", p, c);
+            return;
+        }
+        size_t space = sizeof(cons->out) - (XENCONS_RING_IDX)(p - c);
         if (space == 0) {
             xen_evtchn_notify(port);
             continue; // xenconsoled drains it; spin, output must not be lost
@@ -35,8 +53,15 @@ static void console_write(const char *buf, size_t len) {
 }
 
 static void console_take_input(void) {
+    if (broken) {
+        return;
+    }
     XENCONS_RING_IDX c = cons->in_cons, p = cons->in_prod;
     __atomic_thread_fence(__ATOMIC_ACQUIRE);
+    if ((XENCONS_RING_IDX)(p - c) > sizeof(cons->in)) {
+        console_broken("input", p, c);
+        return;
+    }
     size_t room = pvboot_console_room();
     bool took = false;
     while (c != p && room > 0) {
@@ -72,7 +97,7 @@ void xen_console_flush(void) {
     }
     // Wait (bounded) for xenconsoled to take what is in the ring: a domain
     // that shuts down right after printing would lose its last words.
-    for (unsigned i = 0; i < 100000000 && cons->out_cons != cons->out_prod; i++) {
+    for (unsigned i = 0; i < 100000000 && !broken && cons->out_cons != cons->out_prod; i++) {
         __asm__ volatile ("pause");
     }
 }

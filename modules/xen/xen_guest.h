@@ -31,7 +31,10 @@ void xen_evtchn_notify(evtchn_port_t port);
 // Grant table (v1): give domain `domid` access to the page at `frame`.
 // Returns a grant reference, or -1 when the table is full.
 int xen_gnttab_grant(domid_t domid, unsigned long frame, bool readonly);
-void xen_gnttab_end(int ref);
+// Revoke a grant and free its reference: 0, or -1 when the backend still
+// has the page mapped (GTF_reading/GTF_writing; it stays granted and the
+// page must not be reused yet) or ref is not a live grant.
+int xen_gnttab_end(int ref);
 unsigned xen_gnttab_frames(void);
 
 // Xenstore, synchronous: the reply's body is written into buf (NUL added).

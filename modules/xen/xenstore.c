@@ -6,6 +6,16 @@
  * events can arrive at any time on the same ring; they are kept in a small
  * queue for xen_store_next_event(). Relative paths ("name") are resolved
  * by xenstored against this domain's home, /local/domain/<domid>/.
+ *
+ * The ring's other side writes the indices and the replies' headers, and
+ * nothing it writes is trusted: a producer more than a ring ahead of the
+ * consumer, or a reply longer than XENSTORE_PAYLOAD_MAX (which the wire
+ * protocol forbids, and after which the ring cannot be parsed again), makes
+ * the store "broken": one line says what the backend did, and every
+ * request from then on fails with "EIO" instead of reading garbage.
+ * Requests longer than XENSTORE_PAYLOAD_MAX are refused ("E2BIG") before
+ * anything is written. The copies only ever use masked indices into the
+ * ring and lengths checked against the buffers they fill.
  */
 #include <string.h>
 
@@ -22,16 +32,30 @@ static uint32_t next_req_id = 1;
 static char events[EVENT_QUEUE_SIZE]; // records: u16 length, then path\0token\0
 static size_t events_len;
 
+static bool broken;
+
+static void store_broken(const char *what, uint32_t a, uint32_t b) {
+    if (!broken) {
+        pvboot_printf("xenstore: the backend broke the ring protocol (%s: %u, %u); xenstore requests fail from now on\n",
+            what, (unsigned)a, (unsigned)b);
+    }
+    broken = true;
+}
+
 static void store_event(evtchn_port_t p, void *arg) {
     (void)p;
     (void)arg; // the reader is woken by the interrupt itself
 }
 
-static void ring_write(const void *data, size_t len) {
+static bool ring_write(const void *data, size_t len) {
     const char *src = data;
     while (len > 0) {
         XENSTORE_RING_IDX cons = ring->req_cons, prod = ring->req_prod;
         __atomic_thread_fence(__ATOMIC_ACQUIRE);
+        if ((XENSTORE_RING_IDX)(prod - cons) > XENSTORE_RING_SIZE) {
+            store_broken("request ring prod - cons", prod, cons);
+            return false;
+        }
         size_t space = XENSTORE_RING_SIZE - (prod - cons);
         if (space == 0) {
             xen_evtchn_notify(port);
@@ -48,14 +72,19 @@ static void ring_write(const void *data, size_t len) {
         len -= n;
     }
     xen_evtchn_notify(port);
+    return true;
 }
 
-static void ring_read(void *data, size_t len) {
+static bool ring_read(void *data, size_t len) {
     char *dst = data;
     while (len > 0) {
         XENSTORE_RING_IDX cons = ring->rsp_cons, prod = ring->rsp_prod;
         __atomic_thread_fence(__ATOMIC_ACQUIRE);
-        size_t avail = prod - cons;
+        size_t avail = (XENSTORE_RING_IDX)(prod - cons);
+        if (avail > XENSTORE_RING_SIZE) {
+            store_broken("reply ring prod - cons", prod, cons);
+            return false;
+        }
         if (avail == 0) {
             pvboot_yield(UINT64_MAX);
             continue;
@@ -70,6 +99,16 @@ static void ring_read(void *data, size_t len) {
         dst += n;
         len -= n;
     }
+    return true;
+}
+
+static int fail(char *buf, size_t size, const char *error) {
+    if (size > 0) {
+        size_t n = strlen(error) < size - 1 ? strlen(error) : size - 1;
+        memcpy(buf, error, n);
+        buf[n] = '\0';
+    }
+    return -1;
 }
 
 static void queue_event(const char *body, uint32_t len) {
@@ -101,27 +140,47 @@ int xen_store_request(uint32_t type, const char *const *parts, size_t nparts, ch
 int xen_store_request_tx(uint32_t tx_id, uint32_t type, const char *const *parts, size_t nparts, char *buf,
     size_t size) {
     if (ring == NULL) {
-        strncpy(buf, "ENODEV", size);
-        return -1;
+        return fail(buf, size, "ENODEV");
     }
-    struct xsd_sockmsg msg = { .type = type, .req_id = next_req_id++, .tx_id = tx_id, .len = 0 };
+    if (broken) {
+        return fail(buf, size, "EIO");
+    }
+    size_t total = 0;
     for (size_t i = 0; i < nparts; i++) {
-        msg.len += strlen(parts[i]) + 1; // each part NUL-terminated...
+        total += strlen(parts[i]) + 1; // each part NUL-terminated...
     }
     if (type == XS_WRITE && nparts == 2) {
-        msg.len -= 1; // ...except a written value, which is raw bytes
+        total -= 1; // ...except a written value, which is raw bytes
     }
-    ring_write(&msg, sizeof(msg));
+    if (total > XENSTORE_PAYLOAD_MAX) {
+        return fail(buf, size, "E2BIG"); // xenstored would drop the connection
+    }
+    struct xsd_sockmsg msg = { .type = type, .req_id = next_req_id++, .tx_id = tx_id, .len = (uint32_t)total };
+    if (!ring_write(&msg, sizeof(msg))) {
+        return fail(buf, size, "EIO");
+    }
     for (size_t i = 0; i < nparts; i++) {
         size_t len = strlen(parts[i]) + !(type == XS_WRITE && i == 1);
-        ring_write(parts[i], len);
+        if (!ring_write(parts[i], len)) {
+            return fail(buf, size, "EIO");
+        }
     }
     for (;;) {
         struct xsd_sockmsg reply;
-        ring_read(&reply, sizeof(reply));
         static char body[XENSTORE_PAYLOAD_MAX + 1];
-        uint32_t len = reply.len > XENSTORE_PAYLOAD_MAX ? XENSTORE_PAYLOAD_MAX : reply.len;
-        ring_read(body, len);
+        if (!ring_read(&reply, sizeof(reply))) {
+            return fail(buf, size, "EIO");
+        }
+        if (reply.len > XENSTORE_PAYLOAD_MAX) {
+            // Where this reply ends cannot be trusted, so neither can
+            // anything after it on the ring.
+            store_broken("reply length", reply.len, XENSTORE_PAYLOAD_MAX);
+            return fail(buf, size, "EIO");
+        }
+        uint32_t len = reply.len;
+        if (!ring_read(body, len)) {
+            return fail(buf, size, "EIO");
+        }
         body[len] = '\0';
         if (reply.type == XS_WATCH_EVENT) {
             queue_event(body, len);
@@ -129,6 +188,9 @@ int xen_store_request_tx(uint32_t tx_id, uint32_t type, const char *const *parts
         }
         if (reply.req_id != msg.req_id) {
             continue; // not ours (should not happen: one request at a time)
+        }
+        if (size == 0) {
+            return -1;
         }
         size_t n = len < size - 1 ? len : size - 1;
         memcpy(buf, body, n);
@@ -141,29 +203,38 @@ int xen_store_request_tx(uint32_t tx_id, uint32_t type, const char *const *parts
 // waiting; a reply to a request is never pending here (requests are
 // synchronous), so everything on the ring between requests is an event.
 void xen_store_pump(void) {
-    if (ring == NULL) {
+    if (ring == NULL || broken) {
         return;
     }
     for (;;) {
         XENSTORE_RING_IDX cons = ring->rsp_cons, prod = ring->rsp_prod;
         __atomic_thread_fence(__ATOMIC_ACQUIRE);
-        if (prod - cons < sizeof(struct xsd_sockmsg)) {
+        XENSTORE_RING_IDX avail = prod - cons;
+        if (avail > XENSTORE_RING_SIZE) {
+            store_broken("reply ring prod - cons", prod, cons);
+            return;
+        }
+        if (avail < sizeof(struct xsd_sockmsg)) {
             return;
         }
         struct xsd_sockmsg header;
         for (size_t i = 0; i < sizeof(header); i++) {
             ((char *)&header)[i] = ring->rsp[MASK_XENSTORE_IDX(cons + i)];
         }
-        if (prod - cons < sizeof(header) + header.len) {
+        if (header.len > XENSTORE_PAYLOAD_MAX) {
+            store_broken("reply length", header.len, XENSTORE_PAYLOAD_MAX);
+            return;
+        }
+        if (avail < sizeof(header) + header.len) {
             return; // the rest is on its way
         }
         static char body[XENSTORE_PAYLOAD_MAX + 1];
         struct xsd_sockmsg skip;
-        ring_read(&skip, sizeof(skip));
-        uint32_t len = header.len > XENSTORE_PAYLOAD_MAX ? XENSTORE_PAYLOAD_MAX : header.len;
-        ring_read(body, len);
+        if (!ring_read(&skip, sizeof(skip)) || !ring_read(body, header.len)) {
+            return;
+        }
         if (header.type == XS_WATCH_EVENT) {
-            queue_event(body, len);
+            queue_event(body, header.len);
         }
     }
 }

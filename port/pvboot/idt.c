@@ -111,7 +111,8 @@ static int stack_readable(uint64_t addr) {
 
 int pvboot_in_stack_guard(uintptr_t addr) {
     return (addr >= (uintptr_t)boot_stack_guard && addr < (uintptr_t)boot_stack_bottom)
-        || (addr >= (uintptr_t)exception_stack_guard && addr < (uintptr_t)exception_stack_guard + 4096);
+        || (addr >= (uintptr_t)exception_stack_guard && addr < (uintptr_t)exception_stack_guard + 4096)
+        || (pvboot_main_stack_guard != 0 && addr >= pvboot_main_stack_guard && addr < pvboot_main_stack_guard + 4096);
 }
 
 extern char boot_pml4[], boot_pd[];

@@ -29,5 +29,6 @@ pvboot_region_t pvboot_heap_claim(void) {
     // The last page tables may come from here: seal them before closing.
     pvboot_paging_seal_tables();
     heap_claimed = true;
-    return pvboot_start_info_mut()->heap;
+    // The base moves by a random amount on every boot (layout.c).
+    return pvboot_layout_heap(pvboot_start_info_mut()->heap);
 }

@@ -108,6 +108,17 @@ int pvboot_code_protect(void *addr, size_t len, bool executable);
  * so that a debugger can break at it: `invoke debug` does. */
 __attribute__((noinline)) int pvboot_main(const pvboot_start_info_t *si);
 
+/* The randomised layout (layout.c): how many equally likely places the
+ * stack top and the heap base were chosen from on this boot (1: not
+ * randomised, too little RAM). log2 of it is the entropy, given a uniform
+ * source. */
+typedef struct {
+    size_t stack_positions;
+    size_t heap_positions;
+} pvboot_layout_info_t;
+
+const pvboot_layout_info_t *pvboot_layout_info(void);
+
 /* ---- Console ----------------------------------------------------------- */
 
 /* A console backend is registered by a device module (uart16550, the Xen
@@ -260,6 +271,21 @@ static inline pvboot_cpuid_t pvboot_cpuid(uint32_t leaf, uint32_t subleaf) {
     return r;
 }
 
+/* ---- Entropy ------------------------------------------------------------
+ *
+ * See entropy.c for the sources and what each is worth.
+ */
+
+/* 64 bits from the CPU: RDSEED, else RDRAND. false when the CPU has neither
+ * (QEMU's default TCG CPU, qemu64) or both stayed drained through retries. */
+bool pvboot_random_hw(uint64_t *out);
+/* 64 bits that differ on every boot, for seeds, the stack canary and the
+ * randomised layout: pvboot_random_hw(), else timing jitter of the cycle
+ * counter (weaker: not for keys; os.urandom does not use it). */
+uint64_t pvboot_random_u64(void);
+/* What pvboot_random_u64() draws from: "rdseed", "rdrand" or "tsc-jitter". */
+const char *pvboot_entropy_source(void);
+
 /* ---- Hypervisor and shutdown ------------------------------------------- */
 
 typedef enum {
@@ -304,5 +330,8 @@ void pvboot_trigger_fault(void);
  * use 0..124 so that the host can tell its status from these. */
 /* A CPU exception ended the guest (the fault dump was printed). */
 #define PVBOOT_EXIT_FAULT (125)
+/* A stack canary was found overwritten (__stack_chk_fail): a C buffer
+ * overflow on the stack was caught before its function returned. */
+#define PVBOOT_EXIT_STACK_SMASH (126)
 
 #endif /* PVBOOT_H */

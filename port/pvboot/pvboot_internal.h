@@ -19,6 +19,8 @@ extern char __bss_start[], __bss_end[], _end[];
 extern char boot_stack_guard[], boot_stack_bottom[], boot_stack_top[];
 extern char exception_stack_guard[], exception_stack_top[];
 
+/* Sets __stack_chk_guard from pvboot_random_u64(); first thing at start. */
+void pvboot_canary_init(void);
 void pvboot_idt_init(void);
 void pvboot_idt_set(unsigned vector, uint64_t handler);
 void pvboot_irq_init(void);
@@ -50,5 +52,14 @@ void pvboot_paging_seal_tables(void);
  * readable, never executable (paging.c). */
 void pvboot_paging_map_firmware(void);
 void pvboot_memmap_init(uint64_t start_info_paddr, pvboot_start_info_t *si);
+/* The randomised layout (layout.c): a stack for pvboot_main() with a guard
+ * page, at a random place at the start of si->heap (false: too little RAM,
+ * or no page table for the guard: the boot stack stays); then the heap's
+ * random base, when the port claims it. */
+bool pvboot_layout_stack(pvboot_start_info_t *si);
+pvboot_region_t pvboot_layout_heap(pvboot_region_t heap);
+/* The guard page below pvboot_main()'s stack, 0 when it runs on the boot
+ * stack. */
+extern uintptr_t pvboot_main_stack_guard;
 
 #endif

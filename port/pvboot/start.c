@@ -17,9 +17,12 @@ pvboot_start_info_t *pvboot_start_info_mut(void) {
     return &si;
 }
 
-__attribute__((noreturn)) void pvboot_start(void);
+// Not protected itself: it runs on the canary it is about to replace.
+__attribute__((noreturn, no_stack_protector)) void pvboot_start(void);
 
 void pvboot_start(void) {
+    // Before any function built with the stack protector is entered.
+    pvboot_canary_init();
     /* Loaders zero .bss, but a warm restart of the image must not rely on
      * it. The page tables and the boot stack live in .pvboot.bss, outside. */
     memset(__bss_start, 0, (size_t)(__bss_end - __bss_start));
@@ -41,7 +44,20 @@ void pvboot_start(void) {
     #if PVBOOT_SEAL
     pvboot_paging_seal_layout(&si);
     #endif
+    pvboot_layout_stack(&si);
     pvboot_irq_init();
 
-    pvboot_shutdown(pvboot_main(&si));
+    // pvboot_main() runs on the stack layout.c placed (or on the boot
+    // stack, when there was no room), from its top.
+    uintptr_t top = si.stack.addr + si.stack.size;
+    __asm__ volatile (
+        "movq %0, %%rsp\n"
+        "xorl %%ebp, %%ebp\n"
+        "callq %P1\n"
+        "movl %%eax, %%edi\n"
+        "callq %P2\n"
+        :
+        : "r" (top), "i" (pvboot_main), "i" (pvboot_shutdown), "D" (&si)
+        : "memory");
+    __builtin_unreachable();
 }
