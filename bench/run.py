@@ -18,7 +18,20 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from bench import asyncio_bench, boot, boot_time, common, entropy, interpreter, least_memory, net, report, seal, size, xen
+from bench import (
+    asyncio_bench,
+    boot,
+    boot_time,
+    common,
+    entropy,
+    interpreter,
+    least_memory,
+    net,
+    report,
+    seal,
+    size,
+    xen,
+)
 
 BENCHMARKS: dict[str, Callable[[bool], dict[str, object]]] = {
     "boot": boot_time.run,
