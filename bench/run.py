@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from bench import asyncio_bench, boot, boot_time, common, interpreter, least_memory, net, report, seal, size, xen
+from bench import asyncio_bench, boot, boot_time, common, disk, interpreter, least_memory, net, report, seal, size, xen
 
 BENCHMARKS: dict[str, Callable[[bool], dict[str, object]]] = {
     "boot": boot_time.run,
@@ -27,6 +27,7 @@ BENCHMARKS: dict[str, Callable[[bool], dict[str, object]]] = {
     "interpreter": interpreter.run,
     "asyncio": asyncio_bench.run,
     "net": net.run,
+    "disk": disk.run,
     "xen": xen.run,
     "seal": seal.run,
 }
