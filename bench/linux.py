@@ -175,6 +175,7 @@ DISK_MODULES = (
     "vfat",
     "nls_cp437",
     "nls_utf8",
+    "nls_ascii",  # vfat's default iocharset in Debian's kernel
 )
 INIT = INIT.replace("%(modules)s", " ".join(NET_MODULES)).replace("%(disk_modules)s", " ".join(DISK_MODULES))
 
@@ -269,6 +270,7 @@ MODULE_PATHS = (
     "fs/fat/*",
     "fs/nls/nls_cp437",
     "fs/nls/nls_utf8",
+    "fs/nls/nls_ascii",
 )
 
 
