@@ -13,7 +13,8 @@
 # - rand_read: RAND_READS reads of 4 KiB at random 4 KiB-aligned offsets;
 # - small_files: SMALL_FILES files of 1 KiB, each created, written, flushed
 #   (made durable) and closed;
-# - mount_us (pyunik only): a second, read-only mount of disk 0 at /m.
+# - mount_us (pyunik only): a second, read-only mount of disk 0 at /m
+#   (blockdev: virtio-blk or xen-blkfront).
 # Before each read phase the OS's page cache is dropped where there is one
 # (Linux: /proc/sys/vm/drop_caches; pyunik keeps no cache beyond littlefs's
 # one block), so reads come from the device on both. Times are the guest's own
@@ -102,17 +103,17 @@ def small_files(directory, count):
 
 def mount_time():
     try:
+        import blockdev
         import vfs
-        import virtio_blk
     except ImportError:
         return  # the Linux guest: its /init times the kernel's mount
     # The geometry modules/storage/_boot.py mounts with; littlefs first, as it does.
     t0 = time.ticks_us()
     try:
-        fs = vfs.VfsLfs2(virtio_blk.Disk(0, 4096), readsize=512, progsize=512, lookahead=32)
+        fs = vfs.VfsLfs2(blockdev.Disk(0, 4096), readsize=512, progsize=512, lookahead=32)
     except OSError:
         t0 = time.ticks_us()
-        fs = vfs.VfsFat(virtio_blk.Disk(0, 512))
+        fs = vfs.VfsFat(blockdev.Disk(0, 512))
     vfs.mount(fs, "/m", readonly=True)
     elapsed = time.ticks_diff(time.ticks_us(), t0)
     os.listdir("/m")
