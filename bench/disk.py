@@ -64,6 +64,9 @@ SIDES = ("pyunik/lfs", "pyunik/fat", "linux/ext4", "linux/vfat")
 BASES = {"pyunik/lfs": "linux/ext4", "pyunik/fat": "linux/vfat"}
 METRICS = ("seq_write_mb_s", "seq_read_mb_s", "rand_read_iops", "small_files_per_s")
 GOALS = {"seq_write_mb_s": 1.0, "seq_read_mb_s": 1.0, "small_files_per_s": 1.0}
+#: Issue 14: the image with virtio-blk + littlefs + FAT at most this much bigger than the REPL image.
+IMAGE_GROWTH_GOAL_KIB = 120
+REPL_BOARD = "qemu-microvm"
 TIMEOUT = {"pyunik": 240.0, "linux": 300.0}
 #: The unix port's heap in the Linux guest when pyunik's has not been read yet.
 DEFAULT_HEAP = 16 << 20
@@ -235,6 +238,16 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return summary
 
 
+def image_growth_kib() -> dict[str, float]:
+    """Stripped image sizes (KiB): the disk board (no app) and the REPL board it adds to."""
+    sizes = {name: common.image(name).stripped.stat().st_size / 1024 for name in (REPL_BOARD, BOARD)}
+    return {
+        "repl_kib": round(sizes[REPL_BOARD], 1),
+        "disk_kib": round(sizes[BOARD], 1),
+        "growth_kib": round(sizes[BOARD] - sizes[REPL_BOARD], 1),
+    }
+
+
 def run(quick: bool) -> dict[str, object]:
     if shutil.which("mkfs.ext4") is None and not Path("/usr/sbin/mkfs.ext4").exists():
         raise common.BenchError("mkfs.ext4 is not installed (Debian's e2fsprogs)")
@@ -288,7 +301,12 @@ def run(quick: bool) -> dict[str, object]:
             ratios[f"{metric}: {mine} / {base}"] = value
             if metric in GOALS:
                 goals[f"{metric} {mine} >= {GOALS[metric]}x {base}"] = value is not None and value >= GOALS[metric]
+    growth = image_growth_kib()
+    goals[f"image growth <= {IMAGE_GROWTH_GOAL_KIB} KiB over {REPL_BOARD}"] = (
+        growth["growth_kib"] <= IMAGE_GROWTH_GOAL_KIB
+    )
     return {
+        "image": growth,
         "what": "bench/programs/disk_io.py on pyunik (littlefs, FAT) vs the unix port in a Linux guest "
         "(ext4, vfat), same QEMU, -m, virtio-blk model and drive options",
         "board": BOARD,

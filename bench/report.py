@@ -433,6 +433,13 @@ def markdown(results: dict[str, Any]) -> str:
                 f"| mount (ms), {mine} | {_fmt(a.get('mount_ms'), '', 1)} | {base} {_fmt(b.get('mount_ms'), '', 0)} "
                 "(/proc/uptime, 10 ms steps) | - |"
             )
+        image = disk.get("image", {})
+        if image:
+            lines.append(
+                f"| stripped image, qemu-microvm-disk vs qemu-microvm (KiB) | {_fmt(image.get('disk_kib'), '', 1)} "
+                f"| {_fmt(image.get('repl_kib'), '', 1)} | +{_fmt(image.get('growth_kib'), '', 1)} KiB "
+                "(goal <= 120 KiB) |"
+            )
         dd = disk.get("linux_dd", {})
         if dd:
             lines.append(
