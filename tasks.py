@@ -309,7 +309,7 @@ def conformance(c: Context, board: str = boards.DEFAULT_BOARD, dirs: str = "", j
 
 @task(
     help={
-        "only": "comma-separated subset of: boot, size, memory, interpreter, asyncio, net, xen",
+        "only": "comma-separated subset of: boot, size, memory, interpreter, asyncio, net, disk, xen, seal, entropy",
         "quick": "fewer runs and coarser bisection: under 5 minutes, what CI runs",
         "out": "directory for results.json and the PNGs (default build/bench)",
     }

@@ -118,6 +118,19 @@ if [ -n "$net" ]; then
     fi
     echo "init: eth0 $(ip -4 -o addr show dev eth0)"
 fi
+if [ -n "$disk" ]; then
+    # disk=ext4|vfat: the virtio-blk disk /dev/vda mounted at /mnt (the disk
+    # benchmark), its mount time from /proc/uptime (10 ms resolution); disk=raw: not mounted.
+    for m in %(disk_modules)s; do
+        [ -d /sys/module/$m ] || insmod /lib/modules/$m.ko || echo "init: insmod $m failed"
+    done
+    if [ "$disk" != raw ]; then
+        mkdir -p /mnt
+        before=$(cut -d ' ' -f 1 /proc/uptime)
+        mount -t "$disk" /dev/vda /mnt || echo "init: mount of /dev/vda ($disk) failed"
+        echo "init: mounted $disk in $before $(cut -d ' ' -f 1 /proc/uptime)"
+    fi
+fi
 export PYUNIK_CMDLINE="$(echo "$appopts" | tr , ' ')"
 upy=${upy:-micropython}
 if [ $# -eq 0 ]; then
@@ -144,7 +157,27 @@ NET_MODULES = (
     "net_failover",
     "virtio_net",
 )
-INIT = INIT.replace("%(modules)s", " ".join(NET_MODULES))
+#: Load order of virtio-blk and the filesystems the disk benchmark mounts (ext4, vfat).
+DISK_MODULES = (
+    "virtio_ring",
+    "virtio",
+    "virtio_mmio",
+    "virtio_pci_legacy_dev",
+    "virtio_pci_modern_dev",
+    "virtio_pci",
+    "virtio_blk",
+    "crc16",
+    "mbcache",
+    "crc32c_generic",
+    "jbd2",
+    "ext4",
+    "fat",
+    "vfat",
+    "nls_cp437",
+    "nls_utf8",
+    "nls_ascii",  # vfat's default iocharset in Debian's kernel
+)
+INIT = INIT.replace("%(modules)s", " ".join(NET_MODULES)).replace("%(disk_modules)s", " ".join(DISK_MODULES))
 
 UDHCPC_SCRIPT = """\
 #!/bin/sh
@@ -174,6 +207,8 @@ BUSYBOX_APPLETS = (
     "sleep",
     "tail",
     "basename",
+    "mkdir",
+    "cut",
 )
 
 #: /bench/perf.sh HEAP ROUNDS: every perf_bench program (bench/interpreter.py
@@ -192,6 +227,19 @@ while [ $i -lt $rounds ]; do
     i=$((i + 1))
 done
 """
+#: /bench/dd.sh MIB (the disk benchmark): busybox dd with O_DIRECT on the raw
+#: disk, MIB MiB written then read; times from /proc/uptime (10 ms resolution).
+DD_SH = """\
+mib=$1
+t0=$(cut -d ' ' -f 1 /proc/uptime)
+dd if=/dev/zero of=/dev/vda bs=1M count=$mib oflag=direct 2>/dev/null
+t1=$(cut -d ' ' -f 1 /proc/uptime)
+echo "DD write $mib $t0 $t1"
+t0=$(cut -d ' ' -f 1 /proc/uptime)
+dd if=/dev/vda of=/dev/null bs=1M count=$mib iflag=direct 2>/dev/null
+t1=$(cut -d ' ' -f 1 /proc/uptime)
+echo "DD read $mib $t0 $t1"
+"""
 #: The name of each unix-port build in the guest.
 GUEST_BINARIES = {unixport.UPSTREAM: "micropython", unixport.TUNED: "micropython-tuned"}
 #: How the guest's kernel is booted: the ELF vmlinux (the headline) or Debian's bzImage.
@@ -207,27 +255,50 @@ def kernel_package() -> str:
     return match.group(1)
 
 
-def net_modules() -> dict[str, Path]:
-    """The virtio-net modules (name -> .ko) from the kernel's .deb, unpacked once next to its vmlinuz."""
+#: Where each module the guests load lives under lib/modules/*/kernel/ in the kernel's .deb.
+MODULE_PATHS = (
+    "drivers/virtio/*",
+    "drivers/net/virtio_net",
+    "drivers/net/net_failover",
+    "net/core/failover",
+    "drivers/block/virtio_blk",
+    "lib/crc16",
+    "fs/mbcache",
+    "crypto/crc32c_generic",
+    "fs/jbd2/jbd2",
+    "fs/ext4/ext4",
+    "fs/fat/*",
+    "fs/nls/nls_cp437",
+    "fs/nls/nls_utf8",
+    "fs/nls/nls_ascii",
+)
+
+
+def kernel_modules(names: Sequence[str]) -> dict[str, Path]:
+    """Modules (name -> .ko) from the kernel's .deb, unpacked once next to its vmlinuz."""
     _, package = kernel()
     target = OUT / package
     found = {ko.stem: ko for ko in target.glob("lib/modules/*/kernel/**/*.ko")}
-    if not all(m in found for m in NET_MODULES):
+    if not all(m in found for m in names):
         deb = sorted((OUT / "debs").glob(f"{package}_*.deb"))
         if not deb:
             raise common.BenchError(f"no {package}_*.deb in {OUT / 'debs'}")
-        wanted = ("drivers/virtio/*", "drivers/net/virtio_net", "drivers/net/net_failover", "net/core/failover")
-        patterns = " ".join(f"'./lib/modules/*/kernel/{w}.ko'" for w in wanted)
+        patterns = " ".join(f"'./lib/modules/*/kernel/{w}.ko'" for w in MODULE_PATHS)
         common.check(
             ["sh", "-c", f"dpkg-deb --fsys-tarfile '{deb[-1]}' | tar -x -C '{target}' --wildcards {patterns}"],
             timeout=600,
             what="dpkg-deb (modules)",
         )
         found = {ko.stem: ko for ko in target.glob("lib/modules/*/kernel/**/*.ko")}
-    missing = [m for m in NET_MODULES if m not in found]
+    missing = [m for m in names if m not in found]
     if missing:
         raise common.BenchError(f"{package} has no {', '.join(missing)}.ko")
-    return {m: found[m] for m in NET_MODULES}
+    return {m: found[m] for m in names}
+
+
+def net_modules() -> dict[str, Path]:
+    """The virtio-net modules (name -> .ko)."""
+    return kernel_modules(NET_MODULES)
 
 
 #: The network examples and what they import, as the unix port finds them in the guest.
@@ -332,20 +403,21 @@ def _busybox() -> Path:
     return BUSYBOX
 
 
-_initramfs: dict[bool, Path] = {}
+_initramfs: dict[tuple[bool, bool], Path] = {}
 
 
-def initramfs(net: bool = False) -> Path:
+def initramfs(net: bool = False, disk: bool = False) -> Path:
     """build/bench/linux/initramfs[-net].cpio.gz, written once per run (it takes a fraction of a second).
 
     Both unix-port builds, the perf_bench programs and the benchmark
-    programs; with ``net`` also the virtio-net modules and the network apps
-    (the boot, memory and asyncio benchmarks keep the smaller archive).
+    programs; with ``net`` also the virtio-net modules and the network apps,
+    with ``disk`` the virtio-blk, ext4 and vfat modules (the boot, memory and
+    asyncio benchmarks keep the smaller archive).
     """
     from bench import interpreter  # the perf_bench programs as assembled for every platform
 
-    if net in _initramfs:
-        return _initramfs[net]
+    if (net, disk) in _initramfs:
+        return _initramfs[net, disk]
     archive = Cpio()
     for d in ("bin", "dev", "proc", "sys", "tmp", "bench", "bench/perf", "lib", "lib64", "lib/x86_64-linux-gnu"):
         archive.directory(d)
@@ -373,10 +445,17 @@ def initramfs(net: bool = False) -> Path:
         archive.file(f"bench/{prog.name}", prog.read_bytes())
     if net:
         _add_network(archive)
+    if disk:
+        if not net:
+            archive.directory("lib/modules")
+        for name, ko in kernel_modules(DISK_MODULES).items():
+            if not net or name not in NET_MODULES:  # the virtio core is there already with net
+                archive.file(f"lib/modules/{name}.ko", ko.read_bytes())
+        archive.file("bench/dd.sh", DD_SH.encode(), 0o755)
     OUT.mkdir(parents=True, exist_ok=True)
-    path = OUT / ("initramfs-net.cpio.gz" if net else "initramfs.cpio.gz")
+    path = OUT / ("initramfs" + ("-net" if net else "") + ("-disk" if disk else "") + ".cpio.gz")
     path.write_bytes(gzip.compress(archive.finish(), compresslevel=6, mtime=0))
-    _initramfs[net] = path
+    _initramfs[net, disk] = path
     return path
 
 
@@ -404,6 +483,8 @@ def argv(
     image: str = VMLINUX,
     net: Sequence[str] = (),
     options: str = "",
+    disks: Sequence[Path] = (),
+    extra: Sequence[str] = (),
 ) -> list[str]:
     """QEMU argv that boots the Linux guest under the board's machine settings.
 
@@ -412,9 +493,11 @@ def argv(
     unix-port build /init runs; ``image`` the kernel: vmlinux or bzImage.
     ``net`` is a list of netdev specs for pyunik.vm (the board's NIC model on
     each), ``options`` more kernel parameters (``net=dhcp appopts=port=80``).
+    ``disks`` are raw images given as pyunik's are (pyunik.vm.disk_args: the
+    same drive options and device model), ``extra`` more QEMU arguments.
     """
     kernel_file = vmlinux() if image == VMLINUX else kernel()[0]
-    initrd = initramfs(net=bool(net))
+    initrd = initramfs(net=bool(net), disk=bool(disks))
     line = (
         kernel_args()
         + f" upy={GUEST_BINARIES[build]}"
@@ -422,22 +505,22 @@ def argv(
         + (f" -- {init_args}" if init_args else "")
     )
     board = boards.load(board_name)
-    extra = ["-initrd", str(initrd), "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04", "-no-reboot"]
-    if net and board.vm.machine == "microvm":
+    machine = ["-initrd", str(initrd), "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04", "-no-reboot"]
+    if (net or disks) and board.vm.machine == "microvm":
         # The modern (version 2) virtio-mmio transport pyunik's virtio plugin asks for. ACPI stays
         # on, unlike pyunik's acpi=off: Debian's kernel finds virtio-mmio devices only in the ACPI
         # tables (it is built without VIRTIO_MMIO_CMDLINE_DEVICES).
-        extra += ["-global", "virtio-mmio.force-legacy=false"]
+        machine += ["-global", "virtio-mmio.force-legacy=false"]
     command = vm.qemu_command(
         board,
         kernel_file,
         serial="stdio",
         memory=memory,
         cmdline=line,
-        extra=extra,
+        extra=machine,
         net=list(net),
     )
-    return list(command.argv)
+    return list(command.argv) + vm.disk_args(board, list(disks)) + list(extra)
 
 
 def describe() -> dict[str, object]:

@@ -248,6 +248,40 @@ def chart_entropy(ent: dict[str, Any], path: Path) -> None:
     plt.close(fig)
 
 
+DISK_SIDES = ("pyunik/lfs", "linux/ext4", "pyunik/fat", "linux/vfat")
+DISK_PANELS = (
+    ("seq_write_mb_s", "sequential write, 1 MiB records (MB/s)", "higher is better"),
+    ("seq_read_mb_s", "sequential read, 1 MiB records (MB/s)", "higher is better"),
+    ("rand_read_iops", "4 KiB random reads (IOPS)", "higher is better"),
+    ("small_files_per_s", "1 KiB files created+flushed (/s)", "higher is better"),
+    ("first_file_read_ms", "boot -> first file read (ms)", "lower is better"),
+    ("small_files_host_bytes_per_byte", "host bytes written per byte (small files)", "lower is better"),
+)
+
+
+def chart_disk(disk: dict[str, Any], path: Path) -> None:
+    plt = _plt()
+    plats = disk["platforms"]
+    names = [n for n in DISK_SIDES if n in plats]
+    colours = {"pyunik/lfs": "#1f77b4", "pyunik/fat": "#6baed6", "linux/ext4": "#ff7f0e", "linux/vfat": "#fdae6b"}
+    fig, axes = plt.subplots(2, 3, figsize=(13, 6))
+    for ax, (metric, title, better) in zip(axes.flat, DISK_PANELS, strict=True):
+        vals = [plats[n].get(metric) for n in names]
+        shown = [v if v is not None else 0 for v in vals]
+        ax.bar(names, shown, color=[colours[n] for n in names])
+        for x, v in enumerate(vals):
+            label = "n/a" if v is None else f"{v:,.3g}" if v < 1000 else f"{v:,.0f}"
+            ax.text(x, (v or 0), label, ha="center", va="bottom", fontsize=9)
+        ax.set_title(f"{title}\n({better})", fontsize=9)
+        ax.set_ylim(0, max([*shown, 1e-9]) * 1.25)
+        ax.tick_params(labelsize=8)
+    fig.suptitle(f"Storage under QEMU TCG: bench/programs/disk_io.py on pyunik vs the unix port in a Linux guest "
+                 f"(-m {disk.get('memory')}, same virtio-blk drive)", fontsize=10)  # fmt: skip
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
 CHARTS = {
     "boot": chart_boot,
     "size": chart_size,
@@ -255,6 +289,7 @@ CHARTS = {
     "interpreter": chart_interpreter,
     "asyncio": chart_asyncio,
     "net": chart_net,
+    "disk": chart_disk,
     "xen": chart_xen,
     "entropy": chart_entropy,
 }
@@ -391,6 +426,50 @@ def markdown(results: dict[str, Any]) -> str:
             f"{_fmt(quiet.get('host_cpu_percent'), '%', 2)} | Linux guest {_fmt(lquiet.get('wakeups_per_s'), '', 1)}, "
             f"{_fmt(lquiet.get('host_cpu_percent'), '%', 2)} | goal <= 2/s, < 1% |"
         )
+    disk = results.get("disk", {})
+    if "platforms" in disk:
+        plats, r = disk["platforms"], disk.get("ratios", {})
+        rows = (
+            ("sequential write, 1 MiB records (MB/s)", "seq_write_mb_s", 2, ">= 1.0x"),
+            ("sequential read, 1 MiB records (MB/s)", "seq_read_mb_s", 2, ">= 1.0x"),
+            ("4 KiB random reads (IOPS)", "rand_read_iops", 0, ""),
+            ("small files: create+write+flush (files/s)", "small_files_per_s", 1, ">= 1.0x"),
+            ("boot -> first file read (ms)", "first_file_read_ms", 0, ""),
+        )
+        for label, metric, digits, goal in rows:
+            for mine, base in (("pyunik/lfs", "linux/ext4"), ("pyunik/fat", "linux/vfat")):
+                a, b = plats.get(mine, {}), plats.get(base, {})
+                ratio = _fmt(r.get(f"{metric}: {mine} / {base}"), "x", 2)
+                lines.append(
+                    f"| {label}, {mine} | {_fmt(a.get(metric), '', digits)} | {base} "
+                    f"{_fmt(b.get(metric), '', digits)} | {ratio}" + (f" (goal {goal})" if goal else "") + " |"
+                )
+        for mine, base in (("pyunik/lfs", "linux/ext4"), ("pyunik/fat", "linux/vfat")):
+            a, b = plats.get(mine, {}), plats.get(base, {})
+            lines.append(
+                f"| host bytes written per byte, seq / small files, {mine} | "
+                f"{_fmt(a.get('seq_write_host_bytes_per_byte'), '', 2)} / "
+                f"{_fmt(a.get('small_files_host_bytes_per_byte'), '', 2)} | {base} "
+                f"{_fmt(b.get('seq_write_host_bytes_per_byte'), '', 2)} / "
+                f"{_fmt(b.get('small_files_host_bytes_per_byte'), '', 2)} | - |"
+            )
+            lines.append(
+                f"| mount (ms), {mine} | {_fmt(a.get('mount_ms'), '', 1)} | {base} {_fmt(b.get('mount_ms'), '', 0)} "
+                "(/proc/uptime, 10 ms steps) | - |"
+            )
+        image = disk.get("image", {})
+        if image:
+            lines.append(
+                f"| stripped image, qemu-microvm-disk vs qemu-microvm (KiB) | {_fmt(image.get('disk_kib'), '', 1)} "
+                f"| {_fmt(image.get('repl_kib'), '', 1)} | +{_fmt(image.get('growth_kib'), '', 1)} KiB "
+                "(goal <= 120 KiB) |"
+            )
+        dd = disk.get("linux_dd", {})
+        if dd:
+            lines.append(
+                f"| Linux guest dd O_DIRECT on the raw disk, write / read (MB/s) | - | "
+                f"{_fmt(dd.get('dd_write_mb_s'), '', 1)} / {_fmt(dd.get('dd_read_mb_s'), '', 1)} | - |"
+            )
     xen = results.get("xen", {})
     if "runs" in xen:
         prompt = xen.get("create_to_prompt_s") or {}

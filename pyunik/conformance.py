@@ -81,8 +81,16 @@ FULL_DIRS: tuple[str, ...] = ("basics", "micropython", "float", "extmod", "stres
 #: The directories CI runs on every ``invoke test``.
 CI_DIRS: tuple[str, ...] = ("basics", "micropython", "float")
 
-#: Scopes of a skip-list entry: not run on pyunik, or not run on either target.
-SCOPES: tuple[str, ...] = ("pyunik", "both")
+#: Scopes of a skip-list entry: not run on pyunik, not run on either target,
+#: or not run on a pyunik board without a disk (no `storage` plugin).
+SCOPES: tuple[str, ...] = ("pyunik", "both", "nodisk")
+
+#: The test data directories that tests open relative to their own directory
+#: (io/file1.py reads "data/file1"): on a disk board they are copied onto a
+#: scratch disk, mounted at / (the current directory) before every test.
+DISK_DATA: tuple[str, ...] = ("io/data", "unicode/data")
+#: That scratch disk's size: the data, plus room for the files tests write.
+DISK_SIZE = 4 << 20
 
 #: The unix port's make options. The pinned +ds tree has empty submodules
 #: (lib/berkeley-db-1.xx, lib/mbedtls, lib/libffi, lib/micropython-lib), so
@@ -123,7 +131,8 @@ class ConformanceError(Exception):
 @dataclass(frozen=True)
 class SkipEntry:
     """One line of the skip list: tests matching ``pattern`` are not run on
-    ``scope`` ("pyunik", or "both" targets), because of ``reason``."""
+    ``scope`` ("pyunik", "both" targets, or "nodisk": pyunik boards without a
+    disk), because of ``reason``."""
 
     pattern: str
     scope: str
@@ -133,8 +142,11 @@ class SkipEntry:
     def matches(self, test: str) -> bool:
         return fnmatch.fnmatchcase(test, self.pattern)
 
-    def applies_to(self, target: str) -> bool:
-        """Whether the entry keeps the test from ``target`` ("pyunik" or "unix")."""
+    def applies_to(self, target: str, disk: bool = False) -> bool:
+        """Whether the entry keeps the test from ``target`` ("pyunik" or "unix");
+        ``disk``: pyunik runs on a board with a mounted disk."""
+        if self.scope == "nodisk":
+            return target == "pyunik" and not disk
         return self.scope == "both" or self.scope == target
 
 
@@ -175,10 +187,10 @@ def load_skip_list(path: Path = SKIP_LIST) -> list[SkipEntry]:
     return parse_skip_list(text, _shown(path))
 
 
-def skip_reason(entries: Iterable[SkipEntry], test: str, target: str) -> str | None:
+def skip_reason(entries: Iterable[SkipEntry], test: str, target: str, disk: bool = False) -> str | None:
     """The reason of the first entry keeping ``test`` from ``target``, if any."""
     for entry in entries:
-        if entry.applies_to(target) and entry.matches(test):
+        if entry.applies_to(target, disk) and entry.matches(test):
             return entry.reason
     return None
 
@@ -649,6 +661,27 @@ def _unresponsive(result_dir: Path, test: str) -> bool:
 # ---- the whole run ----------------------------------------------------------
 
 
+def has_disk(board: Board) -> bool:
+    """Whether the board mounts a disk at boot (the `storage` plugin): the file
+    tests then run with a scratch disk as the current directory."""
+    return "storage" in board.plugins
+
+
+def scratch_disk(tests_dir: Path, out_dir: Path) -> Path:
+    """A fresh littlefs image (pyunik.disk, the board's default file system)
+    holding DISK_DATA's files under data/, as the tests open them; the
+    tests' own writes (io/open_append.py ...) go to it too."""
+    from pyunik import disk
+
+    content = _fresh(out_dir / "disk-content")
+    for name in DISK_DATA:
+        shutil.copytree(tests_dir / name, content / "data", dirs_exist_ok=True)
+    image = out_dir / "disk.img"
+    image.unlink(missing_ok=True)
+    disk.create(image, "lfs", DISK_SIZE, content)
+    return image
+
+
 def run(
     board: Board,
     dirs: Sequence[str] = FULL_DIRS,
@@ -674,7 +707,8 @@ def run(
     image = builder.build(board, jobs=jobs)
     tree = prepare_tree(micropython, out_dir)
 
-    listed = {t: r for t in tests if (r := skip_reason(entries, t, "pyunik")) is not None}
+    disk = has_disk(board)
+    listed = {t: r for t in tests if (r := skip_reason(entries, t, "pyunik", disk)) is not None}
     on_unix = [t for t in tests if skip_reason(entries, t, "unix") is None]
     on_guest = [t for t in tests if t not in listed]
     progress(
@@ -697,7 +731,8 @@ def run(
 
     unix_thread = threading.Thread(target=unix_side, daemon=True)
     unix_thread.start()
-    command = vm.qemu_command(board, image.elf, serial="stdio", plugin_args=image.qemu_args)
+    extra = vm.disk_args(board, [scratch_disk(micropython / "tests", out_dir)]) if disk else []
+    command = vm.qemu_command(board, image.elf, serial="stdio", plugin_args=image.qemu_args, extra=extra)
     started = time.monotonic()
     try:
         guest = run_guest(

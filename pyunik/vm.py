@@ -7,6 +7,7 @@ which makes QEMU exit with (n << 1) | 1; :func:`guest_status` undoes that.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import socket
@@ -191,6 +192,24 @@ def disk_args(board: Board, images: Sequence[Path], blkdebug: Path | None = None
         else:
             argv += ["-device", f"virtio-blk-pci,disable-legacy=on,drive=disk{n}"]
     return argv
+
+
+def qmp(path: Path, command: str, **arguments: object) -> dict[str, object]:
+    """One QMP command on QEMU's monitor socket (``-qmp unix:PATH,server=on,wait=off``),
+    capabilities negotiated first; the reply (``return`` or ``error``)."""
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.settimeout(10)
+        sock.connect(str(path))
+        stream = sock.makefile("rwb")
+        json.loads(stream.readline())  # greeting
+        for message in ({"execute": "qmp_capabilities"}, {"execute": command, "arguments": arguments}):
+            stream.write(json.dumps(message).encode() + b"\n")
+            stream.flush()
+            while True:
+                reply: dict[str, object] = json.loads(stream.readline())
+                if "return" in reply or "error" in reply:  # events come in between
+                    break
+        return reply
 
 
 def require_qemu() -> str:

@@ -8,7 +8,6 @@ shows the host's loopback as 10.0.2.2, so a server this test binds on
 
 from __future__ import annotations
 
-import json
 import socket
 import tempfile
 import threading
@@ -19,6 +18,8 @@ from pathlib import Path
 import netguest
 import pytest
 from conftest import EXAMPLES
+
+from pyunik import vm
 
 
 class LineServer:
@@ -143,23 +144,6 @@ def test_httpd_without_a_nic_exits_with_the_oserror(image_for) -> None:  # type:
     assert "OSError" in guest.tail() and "no network interface" in guest.tail(), guest.tail()
 
 
-def qmp(path: Path, command: str, **arguments: object) -> dict[str, object]:
-    """One QMP command on QEMU's monitor socket (capabilities negotiated first)."""
-    with socket.socket(socket.AF_UNIX) as sock:
-        sock.settimeout(10)
-        sock.connect(str(path))
-        stream = sock.makefile("rwb")
-        json.loads(stream.readline())  # greeting
-        for message in ({"execute": "qmp_capabilities"}, {"execute": command, "arguments": arguments}):
-            stream.write(json.dumps(message).encode() + b"\n")
-            stream.flush()
-            while True:
-                reply = json.loads(stream.readline())
-                if "return" in reply or "error" in reply:
-                    break
-        return reply
-
-
 LINK_STATE = """
 import network, time
 nic = network.LAN()
@@ -180,7 +164,7 @@ def test_link_down_gives_oserror_and_link_up_recovers(image_for, line_server: Li
         )
         try:
             netguest.wait_for_address(guest)
-            assert "return" in qmp(monitor, "set_link", name="net0", up=False)
+            assert "return" in vm.qmp(monitor, "set_link", name="net0", up=False)
             out = guest.exec(LINK_STATE % False, timeout=30)
             assert "STATUS 0 CONNECTED False" in out, out
             t0 = time.monotonic()
@@ -198,7 +182,7 @@ def test_link_down_gives_oserror_and_link_up_recovers(image_for, line_server: Li
             )
             assert "OSError" in out, out
             assert time.monotonic() - t0 < 20
-            assert "return" in qmp(monitor, "set_link", name="net0", up=True)
+            assert "return" in vm.qmp(monitor, "set_link", name="net0", up=True)
             guest.exec(LINK_STATE % True, timeout=30)
             out = guest.exec(
                 "import socket\n"

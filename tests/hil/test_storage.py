@@ -302,9 +302,9 @@ def test_device_errors_are_oserror_eio(start, tmp_path: Path, board: str) -> Non
     rules.write_text(FAILING_DEVICE)
     g = start(board, img, blkdebug=rules)
     out = g.console.run(
-        "import os, virtio_blk\n"
+        "import os, blockdev\n"
         "b = bytearray(512)\n"
-        "d = virtio_blk.Disk(0)\n"
+        "d = blockdev.Disk(0)\n"
         "print('read', d.readblocks(0, b), d.readblocks(1024, b), d.writeblocks(5, b))\n"
         "try:\n"
         "    with open('/new', 'wb') as f:\n"

@@ -107,6 +107,14 @@ def test_skip_reason_first_match_and_scope() -> None:
     assert skip_reason(entries, "basics/int1.py", "pyunik") is None
 
 
+def test_nodisk_scope_keeps_a_test_only_from_boards_without_a_disk() -> None:
+    entries = parse_skip_list("io/file_stdio*.py pyunik no file descriptors\nio/file*.py nodisk no disk\n")
+    assert skip_reason(entries, "io/file1.py", "pyunik") == "no disk"
+    assert skip_reason(entries, "io/file1.py", "pyunik", disk=True) is None
+    assert skip_reason(entries, "io/file1.py", "unix") is None
+    assert skip_reason(entries, "io/file_stdio.py", "pyunik", disk=True) == "no file descriptors"
+
+
 @pytest.mark.parametrize(
     ("line", "message"),
     [
