@@ -27,7 +27,7 @@ from pyunik import board as boards
 from pyunik import build as builder
 from pyunik import conformance as suite
 from pyunik import disk as disks
-from pyunik import sources, vm
+from pyunik import sizes, sources, vm
 from pyunik.board import ROOT, BoardError
 from pyunik.build import BuildError
 from pyunik.conformance import ConformanceError
@@ -56,6 +56,7 @@ def _one_line_errors(fn: F) -> F:
             DomainError,
             LibvirtdError,
             DiskError,
+            sizes.SizeError,
         ) as exc:
             print(f"error: {exc}", file=sys.stderr)
             raise Exit(code=2) from None
@@ -382,7 +383,7 @@ def xl_config(
 
     loaded = boards.load(board)
     image = builder.build(loaded, app=_app(app, ""))
-    memory_mb = memory or _megabytes(loaded.memory)
+    memory_mb = memory or sizes.mebibytes(loaded.memory)
     domain = name or f"pyunik-{image.app.path.name if image.app else loaded.name}"
     try:
         text = xlconfig.render(
@@ -456,11 +457,6 @@ def libvirt_xml(
     target = Path(output) if output else image.elf.with_name("pyunik.xml")
     target.write_text(text)
     print(f"{target}: virsh create {target} --console")
-
-
-def _megabytes(size: str) -> int:
-    number, unit = int(size[:-1]), size[-1]
-    return max(1, {"K": number // 1024, "M": number, "G": number * 1024}[unit])
 
 
 @task
