@@ -87,6 +87,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pyunik import sizes
 from pyunik.board import ROOT
 from pyunik.vm import HEADLESS, QEMU, QemuCommand, Running, VmError, require_qemu
 
@@ -1279,11 +1280,10 @@ def _start_qemu(command: QemuCommand, log: Path) -> Running:
 def megabytes(size: str) -> int:
     """A QEMU-style size ("32M", "1434K", "1G", bytes) in whole MiB, rounded
     up: xl's memory= is in MiB."""
-    found = re.fullmatch(r"(\d+)([KMG]?)", size.strip().upper())
-    if not found:
-        raise XenRigError(f"memory size {size!r}: give a size like 32M")
-    scale = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}[found.group(2)]
-    return max(1, -(-int(found.group(1)) * scale // (1 << 20)))
+    try:
+        return sizes.mebibytes(size)
+    except sizes.SizeError as exc:
+        raise XenRigError(f"memory: {exc}") from None
 
 
 class _ShutdownWatch:
