@@ -33,11 +33,12 @@ the key and the fix, never as a traceback.
 from __future__ import annotations
 
 import difflib
-import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from pyunik import sizes
 
 ROOT = Path(__file__).resolve().parent.parent
 BOARDS_DIR = ROOT / "boards"
@@ -46,7 +47,6 @@ DEFAULT_BOARD = "qemu-microvm"
 MACHINES = ("microvm", "q35", "pc")
 ACCELS = ("auto", "tcg", "kvm")
 NATIVE = ("sealed", "off")
-_MEMORY_RE = re.compile(r"^[1-9][0-9]*[KMG]$")
 
 
 class BoardError(Exception):
@@ -190,7 +190,7 @@ def parse(path: Path, text: str) -> Board:
     if arch != "x86_64":
         raise BoardError(f"{_display(path)}: key 'arch' is '{arch}'; fix: make it \"x86_64\", the only one supported")
     memory = data.get("memory", "32M")
-    if not _MEMORY_RE.match(memory):
+    if not sizes.is_memory(memory):
         raise BoardError(f"{_display(path)}: key 'memory' is '{memory}'; fix: give a size like \"32M\" or \"1434K\"")
 
     plugins: dict[str, dict[str, Any]] = {}
