@@ -81,6 +81,13 @@ typedef struct {
 /* The start info pvboot_main() was given, for later readers. */
 const pvboot_start_info_t *pvboot_start_info(void);
 
+/* The next word of a command line: *cursor moves past it. Words are split
+ * on ASCII whitespace (space, \t, \n, \v, \f, \r), exactly as MicroPython's
+ * str.split() splits them for the frozen cmdline module, so C (sys.argv,
+ * pvboot_cmdline_option) and Python see the same words. Returns the word's
+ * start and sets *len, or returns NULL at the end of the line. */
+const char *pvboot_cmdline_word(const char **cursor, size_t *len);
+
 /* The value of a key=value word on the command line before a lone "--"
  * (the image's options; the frozen cmdline module reads the same words),
  * or NULL when there is none. The value is not NUL-terminated: *len is its
