@@ -1,7 +1,9 @@
 """Starting an image under QEMU, and reading its exit status back.
 
-The guest ends by writing its exit status n to QEMU's isa-debug-exit device,
-which makes QEMU exit with (n << 1) | 1; :func:`guest_status` undoes that.
+On a board with the isa-debug-exit plugin the guest ends by writing its exit
+status n to that device (the plugin adds it to the command line, through the
+image's ``qemu_args``), which makes QEMU exit with (n << 1) | 1;
+:func:`guest_status` undoes that. Without the plugin the guest halts instead.
 """
 
 from __future__ import annotations

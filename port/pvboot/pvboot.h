@@ -307,8 +307,9 @@ typedef enum {
 pvboot_hypervisor_t pvboot_hypervisor(void);
 
 /* Stop the machine with an exit status. A hypervisor's own way down
- * (pvboot_shutdown_register: Xen's SCHEDOP_shutdown) is tried first; on QEMU
- * the status goes to the isa-debug-exit device (port 0xf4), so QEMU exits
+ * (pvboot_shutdown_register: Xen's SCHEDOP_shutdown) is tried first; on QEMU,
+ * when the board has the isa-debug-exit plugin (which defines
+ * PVBOOT_EXIT_PORT), the status goes to that device (port 0xf4), so QEMU exits
  * with (status << 1) | 1 and status 0 becomes QEMU's exit status 1 - see
  * pyunik/vm.py, which maps it back. A status other than 0 is first reported
  * to a pvpanic device (port 0x505) if there is one, so that libvirt sees a

@@ -76,6 +76,19 @@ def test_board_config_h(out: Path) -> None:
     assert "#define PYUNIK_PLUGIN_ISA_DEBUG_EXIT (1)" in lines  # '-' becomes '_'
     assert "#define UART16550_PORT (0x3f8)" in lines
     assert "#define UART16550_BAUD (115200)" in lines
+    assert "#define PVBOOT_EXIT_PORT (0xf4)" in lines  # the isa-debug-exit plugin's
+
+
+def test_no_exit_device_without_its_plugin(tmp_path: Path, microvm: boards.Board) -> None:
+    # The exit port is the plugin's: without it pvboot never writes to 0xf4
+    # and QEMU gets no isa-debug-exit device.
+    plain = dataclasses.replace(microvm, plugins={k: v for k, v in microvm.plugins.items() if k != "isa-debug-exit"})
+    selected = resolved(plain)
+    generate(plain, selected, tmp_path)
+    assert "PVBOOT_EXIT_PORT" not in read(tmp_path, "board_config.h")
+    assert not any("isa-debug-exit" in arg for _, c in selected for arg in c.qemu_args)
+    with_device = resolved(microvm)
+    assert any("isa-debug-exit,iobase=0xf4" in arg for _, c in with_device for arg in c.qemu_args)
 
 
 def test_board_config_defines_every_selected_plugin(out: Path, microvm: boards.Board) -> None:
