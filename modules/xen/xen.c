@@ -124,8 +124,8 @@ static uint64_t xen_wallclock_ns(void) {
     return sec * 1000000000ULL + nsec + xen_system_time();
 }
 
+// pvboot_shutdown() has flushed the consoles (the PV console's ring) already.
 static void xen_shutdown(int status, int reboot) {
-    xen_console_flush();
     struct sched_shutdown shutdown = {
         .reason = reboot ? SHUTDOWN_reboot : status == 0 ? SHUTDOWN_poweroff : SHUTDOWN_crash,
     };

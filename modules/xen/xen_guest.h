@@ -48,8 +48,6 @@ int xen_store_next_event(char *buf, size_t size);
 // Take watch events off the ring without waiting (between requests).
 void xen_store_pump(void);
 
-void xen_console_flush(void);
-
 // ---- xenbus: a front end's side of the device handshake (xenbus.c) ----
 
 // XenbusState values (xen/io/xenbus.h).

@@ -138,6 +138,10 @@ typedef struct pvboot_console {
     /* For interrupt-driven input: called when the receiver has room again
      * after the driver stopped taking input (see pvboot_console_room). */
     void (*resume)(void);
+    /* Optional: wait (bounded) until the other side has taken what was
+     * written (a ring the hypervisor's console daemon drains). Called by
+     * pvboot_shutdown() and pvboot_reboot(), so last words are not lost. */
+    void (*flush)(void);
     struct pvboot_console *next; /* owned by pvboot */
 } pvboot_console_t;
 
@@ -155,6 +159,8 @@ void pvboot_console_set_receiver(void (*receive)(int c), size_t (*room)(void));
 /* The port calls this after taking input out of its buffer. */
 void pvboot_console_resume(void);
 void pvboot_console_write(const char *buf, size_t len);
+/* Every console's flush(), in turn. */
+void pvboot_console_flush(void);
 /* A byte from the first console that has one, or -1. Never blocks. */
 int pvboot_console_read(void);
 /* printf-like, for diagnostics only: %s %c %d %u %x %lx %lu %ld %p %%;

@@ -78,6 +78,7 @@ static void report_panic(int status) {
 }
 
 void pvboot_shutdown(int status) {
+    pvboot_console_flush();
     if (hypervisor_shutdown != NULL) {
         hypervisor_shutdown(status, 0);
     }
@@ -97,6 +98,7 @@ void pvboot_shutdown(int status) {
 }
 
 void pvboot_reboot(void) {
+    pvboot_console_flush();
     if (hypervisor_shutdown != NULL) {
         hypervisor_shutdown(0, 1);
     }
