@@ -25,13 +25,13 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from pyunik import sources
+from pyunik import paths, sources
 from pyunik.board import ROOT, Board
 from pyunik.hookspecs import Component, c_string
 from pyunik.plugins import PluginManager, Selected
 from pyunik.progress import BuildReporter, QuietReporter
 
-BUILD_ROOT = ROOT / "build"
+BUILD_ROOT = paths.WORK / "build"
 PORT_DIR = ROOT / "port"
 #: Python modules frozen into every image (cmdline).
 FROZEN_CORE = PORT_DIR / "frozen"
@@ -93,6 +93,19 @@ class App:
         if chosen not in AFTER_MAIN:
             raise BuildError(f"app {path.name}: after_main is '{chosen}'; fix: use one of {', '.join(AFTER_MAIN)}")
         return cls(path, manifest if manifest.is_file() else None, chosen, romfs)
+
+    def python_files(self) -> list[Path]:
+        """The .py files frozen when the app has no manifest: every one under
+        its directory but in the ROMFS directory, hidden directories (.git,
+        .venv) and pyunik's own build/ (which is inside an app's repository
+        when pyunik runs there)."""
+        skipped = [p for p in (self.romfs, BUILD_ROOT) if p is not None]
+        return [
+            module
+            for module in sorted(self.path.rglob("*.py"))
+            if not any(part.startswith(".") for part in module.relative_to(self.path).parts[:-1])
+            and not any(module.is_relative_to(p) for p in skipped)
+        ]
 
 
 @dataclass(frozen=True)
@@ -226,13 +239,11 @@ def generate(
         manifest.append(f"# The app: {app.path}")
         if app.manifest is not None:
             manifest.append(f"include({str(app.manifest)!r})")
-        elif app.romfs is not None and app.romfs.is_relative_to(app.path):
-            # The ROMFS directory's files go into the ROMFS, not the frozen code.
-            for module in sorted(app.path.rglob("*.py")):
-                if not module.is_relative_to(app.romfs):
-                    manifest.append(f"module({str(module.relative_to(app.path))!r}, base_path={str(app.path)!r})")
         else:
-            manifest.append(f"freeze({str(app.path)!r})")
+            # Named one by one: the ROMFS directory's files go into the ROMFS,
+            # and build/ or .venv may be inside the app's directory.
+            for module in app.python_files():
+                manifest.append(f"module({str(module.relative_to(app.path))!r}, base_path={str(app.path)!r})")
     if _write_if_changed(out / "manifest.py", "\n".join(manifest) + "\n"):
         # makemanifest.py regenerates frozen_content.c only when a .mpy is
         # newer than it, which a different app's older files are not.
@@ -282,7 +293,7 @@ def mpy_cross_binary() -> Path:
 def check_syntax(app: App) -> None:
     """Compile every .py of the app with mpy-cross, so that a syntax error
     is reported at build time as file:line, not at boot."""
-    files = sorted(app.path.rglob("*.py")) if app.manifest is None else []
+    files = app.python_files() if app.manifest is None else []
     for path in files:
         result = subprocess.run(
             [str(mpy_cross_binary()), "-o", os.devnull, "-s", str(path.relative_to(app.path)), str(path)],
@@ -331,7 +342,7 @@ def build(
     report = report or QuietReporter()
     manager = manager or PluginManager()
     report.step("sources: checking the pinned trees in deps/")
-    trees = sources.ensure_sources(ROOT, log=lambda *_: None)
+    trees = sources.ensure_sources(ROOT, log=lambda *_: None, deps=paths.DEPS)
     report.step(f"sources: {', '.join(trees)}")
     selected = manager.components(board, manager.resolve(board))
     report.step(f"plugins: {', '.join(sel.name for sel, _ in selected)}")

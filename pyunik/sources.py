@@ -238,12 +238,13 @@ class _Context:
 # --------------------------------------------------------------------------
 
 
-def ensure_sources(root: Path, log: Log = print) -> dict[str, Path]:
+def ensure_sources(root: Path, log: Log = print, deps: Path | None = None) -> dict[str, Path]:
     """Make sure the pinned MicroPython and lwIP trees exist; return their paths.
 
-    ``root`` is the pyunik checkout (the directory holding ``west.yml``). The
-    result maps ``"micropython"`` and ``"lwip"`` to absolute paths, normally
-    ``<root>/deps/<name>`` but the user's own tree when ``MICROPY_DIR`` or
+    ``root`` is pyunik's tree (the directory holding ``west.yml`` and
+    ``patches/``; see pyunik/tree.py); ``deps`` where the trees go (default
+    ``<root>/deps``). The result maps ``"micropython"`` and ``"lwip"`` to
+    absolute paths, normally ``<deps>/<name>`` but the user's own tree when ``MICROPY_DIR`` or
     ``LWIP_DIR`` is set. Safe to call repeatedly and from concurrent
     processes: a consistent stamp makes it return at once, and the slow path
     holds a lock on ``deps/``.
@@ -251,7 +252,7 @@ def ensure_sources(root: Path, log: Log = print) -> dict[str, Path]:
     Raises :class:`SourcesError` when some tree cannot be obtained.
     """
     root = Path(root).resolve()
-    deps = root / "deps"
+    deps = Path(deps).resolve() if deps is not None else root / "deps"
     env = _env_snapshot()
     patches = _patch_digests(root)
     cached = _read_stamp(deps, env, patches)
