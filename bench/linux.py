@@ -32,21 +32,20 @@ takes 500 ms") calls for, built here rather than assumed:
   the app's "kernel command line" ``a=1 b=2`` (PYUNIK_CMDLINE).
 
 It boots under the same QEMU settings as pyunik's board (pyunik.vm.qemu_command).
-The cpio archive is written here in Python: no cpio package needed.
+The cpio archive is written in Python (pyunik/cpio.py): no cpio package needed.
 """
 
 from __future__ import annotations
 
 import gzip
-import io
 import re
-import stat
 from collections.abc import Sequence
 from pathlib import Path
 
 from bench import common, unixport
 from pyunik import board as boards
 from pyunik import vm
+from pyunik.cpio import Cpio
 from pyunik.xenrig import XenRigError, _vmlinux_from_bzimage
 
 OUT = common.WORK / "linux"
@@ -277,39 +276,6 @@ def vmlinux() -> Path:
         target.with_suffix(".tmp").write_bytes(data)
         target.with_suffix(".tmp").rename(target)
     return target
-
-
-class Cpio:
-    """A newc ("070701") cpio archive, the format the kernel unpacks as initramfs."""
-
-    def __init__(self) -> None:
-        self.data = io.BytesIO()
-        self.ino = 1
-
-    def _entry(self, name: str, mode: int, body: bytes = b"", rdev: tuple[int, int] = (0, 0)) -> None:
-        raw = name.encode() + b"\0"
-        fields = (self.ino, mode, 0, 0, 1, 0, len(body), 0, 0, rdev[0], rdev[1], len(raw), 0)
-        self.ino += 1
-        self.data.write(b"070701" + b"".join(b"%08X" % f for f in fields) + raw)
-        self.data.write(b"\0" * (-self.data.tell() % 4))
-        self.data.write(body)
-        self.data.write(b"\0" * (-self.data.tell() % 4))
-
-    def directory(self, name: str) -> None:
-        self._entry(name, stat.S_IFDIR | 0o755)
-
-    def file(self, name: str, body: bytes, mode: int = 0o644) -> None:
-        self._entry(name, stat.S_IFREG | mode, body)
-
-    def symlink(self, name: str, target: str) -> None:
-        self._entry(name, stat.S_IFLNK | 0o777, target.encode())
-
-    def char_device(self, name: str, major: int, minor: int) -> None:
-        self._entry(name, stat.S_IFCHR | 0o600, rdev=(major, minor))
-
-    def finish(self) -> bytes:
-        self._entry("TRAILER!!!", 0)
-        return self.data.getvalue()
 
 
 def _shared_libraries(binary: Path) -> list[tuple[str, Path]]:
