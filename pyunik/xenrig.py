@@ -89,6 +89,7 @@ from typing import TYPE_CHECKING, Any
 
 from pyunik import sizes
 from pyunik.board import ROOT
+from pyunik.cpio import Cpio
 from pyunik.vm import HEADLESS, QEMU, QemuCommand, Running, VmError, require_qemu
 
 if TYPE_CHECKING:
@@ -540,46 +541,6 @@ def _library_closure(root: Path, programs: Iterable[str], libdirs: Iterable[str]
     return found
 
 
-class _Cpio:
-    """An initramfs in the kernel's "newc" cpio format, written directly
-    (no cpio tool needed)."""
-
-    def __init__(self) -> None:
-        self._chunks: list[bytes] = []
-        self._ino = 0
-        self._dirs: set[str] = set()
-
-    def _entry(self, name: str, mode: int, data: bytes = b"") -> None:
-        self._ino += 1
-        encoded = name.encode() + b"\0"
-        fields = (self._ino, mode, 0, 0, 1, 0, len(data), 0, 0, 0, 0, len(encoded), 0)
-        header = b"070701" + b"".join(b"%08x" % f for f in fields)
-        self._chunks.append(header + encoded + b"\0" * (-(len(header) + len(encoded)) % 4))
-        self._chunks.append(data + b"\0" * (-len(data) % 4))
-
-    def directory(self, name: str) -> None:
-        name = name.strip("/")
-        if not name or name in self._dirs:
-            return
-        self.directory(os.path.dirname(name))
-        self._dirs.add(name)
-        self._entry(name, 0o040755)
-
-    def file(self, name: str, data: bytes, mode: int = 0o644) -> None:
-        name = name.strip("/")
-        self.directory(os.path.dirname(name))
-        self._entry(name, 0o100000 | mode, data)
-
-    def symlink(self, name: str, target: str) -> None:
-        name = name.strip("/")
-        self.directory(os.path.dirname(name))
-        self._entry(name, 0o120777, target.encode())
-
-    def bytes(self) -> bytes:
-        self._entry("TRAILER!!!", 0)
-        return b"".join(self._chunks)
-
-
 @dataclass(frozen=True)
 class RigFiles:
     """What ``ensure_built`` produces: QEMU's -kernel, and the two multiboot
@@ -923,7 +884,7 @@ class XenRig:
         self.timings["ensure_built"] = costs["total"]
 
     def _initramfs(self, root: Path, libraries: dict[str, Path], kernel: _KernelFiles) -> bytes:
-        cpio = _Cpio()
+        cpio = Cpio()
         for d in ("proc", "sys", "dev", "run", "tmp", "root", "etc", "mnt/share", "var/lib", "var/log"):
             cpio.directory(d)
         cpio.symlink("var/run", "/run")
@@ -955,7 +916,7 @@ class XenRig:
         cpio.file("etc/pyunik/block", BLOCK_SCRIPT.encode(), 0o755)
         cpio.file("bin/pyunik-wait", WAIT.encode(), 0o755)
         cpio.file("bin/pyunik-attach", ATTACH.encode(), 0o755)
-        return cpio.bytes()
+        return cpio.finish()
 
     # -- booting --
 
