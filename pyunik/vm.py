@@ -40,7 +40,8 @@ def has_hardware_virtualisation(cpuinfo: str | None = None) -> bool:
     """True when the host CPU shows VMX or SVM and /dev/kvm exists.
 
     /dev/kvm alone is not enough: on some hosts it is an emulating KVM that
-    is far slower than TCG for a guest like ours (see ENVIRONMENT.md).
+    is far slower than TCG for a guest like ours (a KVM-PVM host measured a
+    loop ~2,400x slower than under TCG).
     """
     if cpuinfo is None:
         try:
