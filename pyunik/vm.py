@@ -11,10 +11,11 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tty
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -233,9 +234,28 @@ class Running:
         self._master = self._slave = -1
 
 
-def start_with_pty(command: QemuCommand, log: Path | None = None) -> Running:
+def _die_with_parent() -> Callable[[], None]:
+    """A preexec_fn: SIGKILL when the thread that started the child ends.
+    prctl is looked up here, in the parent: the child only calls it (no
+    import or allocation between fork and exec, where another thread's lock
+    could be held)."""
+    import ctypes
+
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+    pr_set_pdeathsig = 1
+
+    def hook() -> None:
+        prctl(pr_set_pdeathsig, signal.SIGKILL)
+
+    return hook
+
+
+def start_with_pty(command: QemuCommand, log: Path | None = None, die_with_parent: bool = False) -> Running:
     """Start QEMU with its serial console on a new pty (``-serial stdio``
-    wired to the pty's master side); QEMU's own messages go to ``log``."""
+    wired to the pty's master side); QEMU's own messages go to ``log``.
+    With ``die_with_parent`` QEMU is killed when this thread ends (a rig
+    that runs for long, e.g. Xen: a killed test run leaves nothing behind).
+    Every QEMU this project starts on a pty starts here."""
     require_qemu()
     argv = list(command.argv)
     if "-serial" in argv:
@@ -244,7 +264,14 @@ def start_with_pty(command: QemuCommand, log: Path | None = None) -> Running:
     tty.setraw(slave)
     err = open(log, "wb") if log else subprocess.DEVNULL  # noqa: SIM115
     try:
-        proc = subprocess.Popen(argv, stdin=master, stdout=master, stderr=err, start_new_session=True)
+        proc = subprocess.Popen(
+            argv,
+            stdin=master,
+            stdout=master,
+            stderr=err,
+            start_new_session=True,
+            preexec_fn=_die_with_parent() if die_with_parent else None,
+        )
     except OSError as exc:
         os.close(master)
         os.close(slave)
