@@ -72,7 +72,6 @@ import os
 import re
 import shlex
 import shutil
-import signal
 import socket
 import struct
 import subprocess
@@ -81,8 +80,7 @@ import tempfile
 import termios
 import threading
 import time
-import tty
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -90,7 +88,7 @@ from typing import TYPE_CHECKING, Any
 from pyunik import sizes
 from pyunik.board import ROOT
 from pyunik.cpio import Cpio
-from pyunik.vm import HEADLESS, QEMU, QemuCommand, Running, VmError, require_qemu
+from pyunik.vm import HEADLESS, QEMU, QemuCommand, Running, VmError, require_qemu, start_with_pty
 
 if TYPE_CHECKING:
     import serial
@@ -1198,44 +1196,12 @@ def _xl_string(text: str) -> str:
     return f"'{text}'" if '"' in text else f'"{text}"'
 
 
-def _die_with_parent_hook() -> Callable[[], None]:
-    """A preexec_fn for QEMU: SIGKILL when the thread that started it ends,
-    so that a killed test run does not leave Xen running in the background.
-    prctl is looked up here, in the parent: the child only calls it (no
-    import or allocation between fork and exec, where another thread's lock
-    could be held)."""
-    import ctypes
-
-    prctl = ctypes.CDLL(None, use_errno=True).prctl
-    pr_set_pdeathsig = 1
-
-    def hook() -> None:
-        prctl(pr_set_pdeathsig, signal.SIGKILL)
-
-    return hook
-
-
 def _start_qemu(command: QemuCommand, log: Path) -> Running:
-    """pyunik.vm.start_with_pty's technique (QEMU's stdio on the master of a
-    pty whose slave we keep open, so nothing is lost before a reader comes),
-    plus: QEMU dies with us."""
-    master, slave = os.openpty()
-    tty.setraw(slave)
-    with log.open("wb") as err:
-        try:
-            proc = subprocess.Popen(
-                command.argv,
-                stdin=master,
-                stdout=master,
-                stderr=err,
-                start_new_session=True,
-                preexec_fn=_die_with_parent_hook(),
-            )
-        except OSError as exc:
-            os.close(master)
-            os.close(slave)
-            raise XenRigError(f"cannot start {command.argv[0]}: {exc}") from None
-    return Running(proc, os.ttyname(slave), master, slave)
+    """QEMU on a pty (pyunik.vm.start_with_pty), killed when we end."""
+    try:
+        return start_with_pty(command, log=log, die_with_parent=True)
+    except VmError as exc:
+        raise XenRigError(str(exc)) from None
 
 
 def megabytes(size: str) -> int:
