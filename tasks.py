@@ -67,7 +67,7 @@ def _one_line_errors(fn: F) -> F:
 @task
 @_one_line_errors
 def deps(c: Context) -> None:
-    """Fetch the pinned upstream sources (MicroPython 1.25.0, lwIP 2.2.1) into deps/."""
+    """Fetch the pinned upstream sources (MicroPython 1.25.0, lwIP 2.2.1) into deps/ (installed: the cache)."""
     trees = sources.ensure_sources(ROOT, deps=paths.DEPS)
     for name, path in trees.items():
         print(f"{name}: {path}")
