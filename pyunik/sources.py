@@ -701,20 +701,16 @@ def _proxy_configured() -> bool:
 
 
 def _west_project_url(manifest: Path, project: str) -> str:
-    """The fetch URL of ``project`` in ``manifest``, resolved as west does."""
-    import yaml  # west depends on PyYAML; imported late to keep the fast path lean
+    """The fetch URL of ``project`` in ``manifest``, as west's own manifest API resolves it."""
+    from west.manifest import ImportFlag, MalformedManifest, Manifest  # imported late: the fast path skips west
 
-    data = yaml.safe_load(manifest.read_text(encoding="utf-8"))["manifest"]
-    remotes = {r["name"]: r["url-base"] for r in data.get("remotes", [])}
-    defaults = data.get("defaults", {})
-    for p in data.get("projects", []):
-        if p["name"] != project:
-            continue
-        if "url" in p:
-            return str(p["url"])
-        remote = p.get("remote", defaults.get("remote"))
-        return f"{remotes[remote]}/{p.get('repo-path', p['name'])}"
-    raise _MethodFailed(f"project {project!r} not in {manifest}")
+    try:
+        parsed = Manifest.from_data(manifest.read_text(encoding="utf-8"), import_flags=ImportFlag.IGNORE)
+        return str(parsed.get_projects([project])[0].url)
+    except MalformedManifest as exc:
+        raise _MethodFailed(f"{manifest}: {exc}") from None
+    except ValueError:  # get_projects: no such project
+        raise _MethodFailed(f"project {project!r} not in {manifest}") from None
 
 
 def _probe(host: str, port: int, timeout: float) -> str | None:
