@@ -47,7 +47,6 @@ version headers and return, in milliseconds.
 
 import configparser
 import contextlib
-import fcntl
 import getpass
 import hashlib
 import json
@@ -61,10 +60,12 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
+
+import filelock
 
 from pyunik import progress
 
@@ -406,15 +407,9 @@ def _write_stamp(
     os.replace(tmp, deps / STAMP_NAME)
 
 
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    """Hold an exclusive advisory lock, so parallel builds fetch only once."""
-    with path.open("a") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+def _locked(path: Path) -> filelock.FileLock:
+    """An exclusive lock (filelock), so parallel builds fetch only once."""
+    return filelock.FileLock(path)
 
 
 # --------------------------------------------------------------------------
