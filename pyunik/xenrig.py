@@ -63,7 +63,6 @@ Typical use::
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import gzip
 import hashlib
 import json
@@ -84,6 +83,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import filelock
 
 from pyunik import sizes
 from pyunik.board import ROOT
@@ -818,9 +819,8 @@ class XenRig:
             self.timings["ensure_built"] = time.monotonic() - started
             return self.files
         self.cache_dir.mkdir(parents=True, exist_ok=True)
-        with (self.cache_dir / ".lock").open("w") as lock:
-            # Another process may be assembling the same cache: wait for it.
-            fcntl.flock(lock, fcntl.LOCK_EX)
+        # Another process may be assembling the same cache: wait for it.
+        with filelock.FileLock(self.cache_dir / ".lock"):
             if refresh:
                 shutil.rmtree(self.debs, ignore_errors=True)
             elif self.is_built():
