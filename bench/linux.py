@@ -44,7 +44,7 @@ from pathlib import Path
 
 from bench import common, unixport
 from pyunik import board as boards
-from pyunik import vm
+from pyunik import debian, vm
 from pyunik.cpio import Cpio
 from pyunik.xenrig import XenRigError, _vmlinux_from_bzimage
 
@@ -199,11 +199,10 @@ VMLINUX, BZIMAGE = "vmlinux", "bzImage"
 
 def kernel_package() -> str:
     """The versioned kernel package Debian's linux-image-amd64 depends on (e.g. linux-image-6.1.0-56-amd64)."""
-    out = common.check(["apt-cache", "depends", "linux-image-amd64"], timeout=60).stdout.decode()
-    match = re.search(r"Depends:\s*(linux-image-\S+-amd64)", out)
-    if match is None:
-        raise common.BenchError(f"apt-cache depends linux-image-amd64 names no kernel package:\n{out}")
-    return match.group(1)
+    try:
+        return debian.kernel_package()
+    except debian.DebianError as exc:
+        raise common.BenchError(str(exc)) from None
 
 
 def net_modules() -> dict[str, Path]:
@@ -212,16 +211,11 @@ def net_modules() -> dict[str, Path]:
     target = OUT / package
     found = {ko.stem: ko for ko in target.glob("lib/modules/*/kernel/**/*.ko")}
     if not all(m in found for m in NET_MODULES):
-        deb = sorted((OUT / "debs").glob(f"{package}_*.deb"))
-        if not deb:
+        deb = debian.deb_for(OUT / "debs", package)
+        if deb is None:
             raise common.BenchError(f"no {package}_*.deb in {OUT / 'debs'}")
         wanted = ("drivers/virtio/*", "drivers/net/virtio_net", "drivers/net/net_failover", "net/core/failover")
-        patterns = " ".join(f"'./lib/modules/*/kernel/{w}.ko'" for w in wanted)
-        common.check(
-            ["sh", "-c", f"dpkg-deb --fsys-tarfile '{deb[-1]}' | tar -x -C '{target}' --wildcards {patterns}"],
-            timeout=600,
-            what="dpkg-deb (modules)",
-        )
+        debian.extract(deb, target, [f"./lib/modules/*/kernel/{w}.ko" for w in wanted])
         found = {ko.stem: ko for ko in target.glob("lib/modules/*/kernel/**/*.ko")}
     missing = [m for m in NET_MODULES if m not in found]
     if missing:
@@ -247,20 +241,18 @@ def kernel() -> tuple[Path, str]:
     debs = OUT / "debs"
     debs.mkdir(parents=True, exist_ok=True)
     common.log(f"fetching {package} (apt-get download) into {debs.relative_to(common.ROOT)}")
-    common.check(["apt-get", "download", "-q", package], timeout=600, cwd=debs, what="apt-get download")
-    deb = sorted(debs.glob(f"{package}_*.deb"))
-    if not deb:
+    try:
+        debian.download([package], debs)
+    except debian.DebianError as exc:
+        raise common.BenchError(str(exc)) from None
+    deb = debian.deb_for(debs, package)
+    if deb is None:
         raise common.BenchError(f"apt-get download left no {package}_*.deb in {debs}")
     target = OUT / package
-    target.mkdir(parents=True, exist_ok=True)
-    common.check(
-        ["sh", "-c", f"dpkg-deb --fsys-tarfile '{deb[-1]}' | tar -x -C '{target}' --wildcards './boot/vmlinuz-*'"],
-        timeout=600,
-        what="dpkg-deb (kernel)",
-    )
+    debian.extract(deb, target, ["./boot/vmlinuz-*"])
     found = sorted((target / "boot").glob("vmlinuz-*"))
     if not found:
-        raise common.BenchError(f"{deb[-1].name} has no /boot/vmlinuz-*")
+        raise common.BenchError(f"{deb.name} has no /boot/vmlinuz-*")
     return found[0], package
 
 
