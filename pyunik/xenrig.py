@@ -86,7 +86,7 @@ from typing import TYPE_CHECKING, Any
 
 import filelock
 
-from pyunik import sizes
+from pyunik import debian, sizes
 from pyunik.board import ROOT
 from pyunik.cpio import Cpio
 from pyunik.vm import HEADLESS, QEMU, QemuCommand, Running, VmError, require_qemu, start_with_pty
@@ -344,28 +344,17 @@ def _recipe_hash() -> str:
 
 
 def _apt_download(packages: Iterable[str], dest: Path) -> None:
-    """``apt-get download`` into ``dest`` (as root, without the _apt sandbox,
-    which cannot write into a root-owned build directory)."""
-    argv = ["apt-get", "-q", "download", *packages]
-    if os.geteuid() == 0:
-        argv[1:1] = ["-o", "APT::Sandbox::User=root"]
-    result = subprocess.run(argv, cwd=dest, capture_output=True, text=True)
-    if result.returncode:
-        raise XenRigError(f"apt-get download failed: {result.stderr.strip() or result.stdout.strip()}")
+    try:
+        debian.download(packages, dest)
+    except debian.DebianError as exc:
+        raise XenRigError(str(exc)) from None
 
 
 def _kernel_package() -> str:
-    """The versioned kernel package linux-image-amd64 depends on."""
-    result = subprocess.run(["apt-cache", "depends", KERNEL_METAPACKAGE], capture_output=True, text=True)
-    found = re.search(r"Depends: (linux-image-\S+-amd64)\b", result.stdout)
-    if not found:
-        raise XenRigError(f"apt-cache depends {KERNEL_METAPACKAGE} names no kernel (run apt-get update?)")
-    return found.group(1)
-
-
-def _deb_for(debs: Path, package: str) -> Path | None:
-    found = sorted(debs.glob(f"{package}_*.deb"))
-    return found[-1] if found else None
+    try:
+        return debian.kernel_package(KERNEL_METAPACKAGE)
+    except debian.DebianError as exc:
+        raise XenRigError(str(exc)) from None
 
 
 def _elf_sections(data: bytes) -> dict[str, bytes]:
@@ -834,13 +823,13 @@ class XenRig:
         self.debs.mkdir(parents=True, exist_ok=True)
 
         mark = time.monotonic()
-        kernel_pkg = _deb_for(self.debs, "linux-image-*-amd64")
-        wanted = [p for p in PACKAGES if _deb_for(self.debs, p) is None]
+        kernel_pkg = debian.deb_for(self.debs, "linux-image-*-amd64")
+        wanted = [p for p in PACKAGES if debian.deb_for(self.debs, p) is None]
         if kernel_pkg is None:
             wanted.append(_kernel_package())
         if wanted:
             _apt_download(wanted, self.debs)
-        kernel_deb = _deb_for(self.debs, "linux-image-*-amd64")
+        kernel_deb = debian.deb_for(self.debs, "linux-image-*-amd64")
         assert kernel_deb is not None
         costs["download"] = time.monotonic() - mark
 
@@ -848,7 +837,7 @@ class XenRig:
             root = Path(tmp)
             mark = time.monotonic()
             for package in PACKAGES:
-                deb = _deb_for(self.debs, package)
+                deb = debian.deb_for(self.debs, package)
                 assert deb is not None
                 subprocess.run(["dpkg-deb", "-x", str(deb), str(root)], check=True)
             costs["unpack"] = time.monotonic() - mark
