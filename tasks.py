@@ -27,7 +27,7 @@ from pyunik import board as boards
 from pyunik import build as builder
 from pyunik import conformance as suite
 from pyunik import disk as disks
-from pyunik import paths, sizes, sources, vm
+from pyunik import sizes, sources, vm
 from pyunik.board import ROOT, BoardError
 from pyunik.build import BuildError
 from pyunik.conformance import ConformanceError
@@ -68,7 +68,7 @@ def _one_line_errors(fn: F) -> F:
 @_one_line_errors
 def deps(c: Context) -> None:
     """Fetch the pinned upstream sources (MicroPython 1.25.0, lwIP 2.2.1) into deps/ (installed: the cache)."""
-    trees = sources.ensure_sources(ROOT, deps=paths.DEPS)
+    trees = sources.ensure_sources(ROOT)
     for name, path in trees.items():
         print(f"{name}: {path}")
     missing = [tool for tool in ("make", "gcc", vm.QEMU, "readelf") if shutil.which(tool) is None]

@@ -336,7 +336,7 @@ def build(
     report = report or QuietReporter()
     manager = manager or PluginManager()
     report.step("sources: checking the pinned trees in deps/")
-    trees = sources.ensure_sources(ROOT, log=lambda *_: None, deps=paths.DEPS)
+    trees = sources.ensure_sources(ROOT, log=lambda *_: None)
     report.step(f"sources: {', '.join(trees)}")
     selected = manager.components(board, manager.resolve(board))
     report.step(f"plugins: {', '.join(sel.name for sel, _ in selected)}")

@@ -67,7 +67,7 @@ from urllib.parse import urlsplit
 
 import filelock
 
-from pyunik import progress
+from pyunik import paths, progress
 
 __all__ = [
     "APT_PACKAGES",
@@ -243,9 +243,10 @@ def ensure_sources(root: Path, log: Log = print, deps: Path | None = None) -> di
     """Make sure the pinned MicroPython and lwIP trees exist; return their paths.
 
     ``root`` is pyunik's tree (the directory holding ``west.yml`` and
-    ``patches/``; see pyunik/tree.py); ``deps`` where the trees go (default
-    ``<root>/deps``). The result maps ``"micropython"`` and ``"lwip"`` to
-    absolute paths, normally ``<deps>/<name>`` but the user's own tree when ``MICROPY_DIR`` or
+    ``patches/``; see pyunik/paths.py); ``deps`` where the trees go (default:
+    pyunik.paths.DEPS for pyunik's own tree, else ``<root>/deps``). The
+    result maps ``"micropython"`` and ``"lwip"`` to absolute paths, normally
+    ``<deps>/<name>`` but the user's own tree when ``MICROPY_DIR`` or
     ``LWIP_DIR`` is set. Safe to call repeatedly and from concurrent
     processes: a consistent stamp makes it return at once, and the slow path
     holds a lock on ``deps/``.
@@ -253,7 +254,10 @@ def ensure_sources(root: Path, log: Log = print, deps: Path | None = None) -> di
     Raises :class:`SourcesError` when some tree cannot be obtained.
     """
     root = Path(root).resolve()
-    deps = Path(deps).resolve() if deps is not None else root / "deps"
+    if deps is None:
+        # pyunik's own tree: where paths.py says (never inside an installed package).
+        deps = paths.DEPS if root == paths.ROOT.resolve() else root / "deps"
+    deps = Path(deps).resolve()
     env = _env_snapshot()
     patches = _patch_digests(root)
     cached = _read_stamp(deps, env, patches)
