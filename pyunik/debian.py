@@ -67,3 +67,71 @@ def extract(deb: Path, target: Path, patterns: Iterable[str]) -> list[Path]:
     if proc.wait():
         raise DebianError(f"dpkg-deb --fsys-tarfile {deb.name} failed")
     return written
+
+
+def dynamic(path: Path) -> tuple[str, list[str]]:
+    """An ELF file's program interpreter and DT_NEEDED sonames (pyelftools);
+    ("", []) for a file that is not ELF (a script) or is linked statically."""
+    from elftools.common.exceptions import ELFError
+    from elftools.elf.dynamic import DynamicSegment
+    from elftools.elf.elffile import ELFFile
+    from elftools.elf.segments import InterpSegment
+
+    interp, needed = "", []
+    with path.open("rb") as fh:
+        try:
+            elf = ELFFile(fh)
+            for segment in elf.iter_segments():
+                if isinstance(segment, InterpSegment):
+                    interp = segment.get_interp_name()
+                elif isinstance(segment, DynamicSegment):
+                    needed += [tag.needed for tag in segment.iter_tags() if tag.entry.d_tag == "DT_NEEDED"]
+        except ELFError:
+            return "", []
+    return interp, needed
+
+
+def library_closure(
+    root: Path, programs: Iterable[str], libdirs: Iterable[str], dlopened: Iterable[str] = ()
+) -> dict[str, Path]:
+    """The shared libraries ``programs`` (paths under ``root``) load, as
+    {path in a guest's root file system: file under root}: each DT_NEEDED
+    soname looked up in ``libdirs`` (under root), recursively, plus the
+    program interpreter and the sonames in ``dlopened`` (loaded at run time,
+    which no DT_NEEDED names). A soname not found is an error naming it."""
+    dirs = list(libdirs)
+    todo = [root / p for p in programs]
+    seen: set[Path] = set()
+    found: dict[str, Path] = {}
+    missing: set[str] = set()
+
+    def add(soname: str) -> None:
+        for d in dirs:
+            candidate = root / d / soname
+            if candidate.exists():
+                found[f"{d}/{soname}"] = candidate.resolve()
+                todo.append(candidate.resolve())
+                return
+        missing.add(soname)
+
+    for soname in dlopened:
+        add(soname)
+    while todo:
+        path = todo.pop()
+        if path in seen:
+            continue
+        seen.add(path)
+        interp, needed = dynamic(path)
+        if interp:
+            target = (root / interp.lstrip("/")).resolve()
+            if not target.is_relative_to(root.resolve()):  # an absolute symlink inside root
+                target = root / os.readlink(root / interp.lstrip("/")).lstrip("/")
+            if target.exists():
+                found[interp.lstrip("/")] = target
+            else:
+                missing.add(interp)
+        for soname in needed:
+            add(soname)
+    if missing:
+        raise DebianError(f"libraries missing: {', '.join(sorted(missing))}")
+    return found

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import shutil
 import subprocess
 import tarfile
 from pathlib import Path
@@ -54,3 +55,21 @@ def test_the_data_filter_refuses_a_path_out_of_the_target(tmp_path: Path, monkey
     with pytest.raises(tarfile.OutsideDestinationError):
         debian.extract(tmp_path / "x.deb", tmp_path / "out", ["*"])
     assert not (tmp_path / "escaped").exists()
+
+
+def test_library_closure_of_a_host_program_matches_ldd() -> None:
+    # /usr/bin/gpgv (gnupg's, always on Debian) links several libraries; ldd is the reference.
+    program = Path("/usr/bin/gpgv")
+    libdirs = ("lib/x86_64-linux-gnu", "usr/lib/x86_64-linux-gnu", "lib64")
+    found = debian.library_closure(Path("/"), [str(program).lstrip("/")], libdirs)
+    ldd = subprocess.run(["ldd", str(program)], capture_output=True, text=True, check=True).stdout
+    expected = {Path(line.split("=>")[-1].split("(")[0].strip()).name for line in ldd.splitlines() if "/" in line}
+    assert {Path(key).name for key in found} == expected
+    assert all(path.is_file() for path in found.values())
+
+
+def test_a_missing_library_is_named(tmp_path: Path) -> None:
+    (tmp_path / "bin").mkdir()
+    shutil.copy2("/usr/bin/gpgv", tmp_path / "bin" / "gpgv")
+    with pytest.raises(debian.DebianError, match=r"libraries missing: .*libc\.so\.6"):
+        debian.library_closure(tmp_path, ["bin/gpgv"], ["lib"])
