@@ -478,55 +478,15 @@ def _read_kernel_deb(deb: Path) -> _KernelFiles:
     return _KernelFiles(release, _vmlinux_from_bzimage(bzimage), {name: kept[name] for name in order})
 
 
-def _dynamic(path: Path) -> tuple[str, list[str]]:
-    """An ELF file's program interpreter and DT_NEEDED sonames (readelf)."""
-    out = subprocess.run(["readelf", "-l", "-d", "-W", str(path)], capture_output=True, text=True).stdout
-    interp = re.search(r"Requesting program interpreter: ([^\]]+)\]", out)
-    return (interp.group(1) if interp else ""), re.findall(r"\(NEEDED\)\s+Shared library: \[([^\]]+)\]", out)
-
-
 def _library_closure(root: Path, programs: Iterable[str], libdirs: Iterable[str]) -> dict[str, Path]:
-    """The shared libraries ``programs`` load, as {path in the initramfs:
-    file under root}. Only these go into the initramfs (glibc alone brings
-    dozens more). A soname not found is an error naming it: add its
-    package to PACKAGES."""
-    dirs = list(libdirs)
-    todo = [root / p for p in programs]
-    seen: set[Path] = set()
-    found: dict[str, Path] = {}
-    missing: set[str] = set()
-
-    def add(soname: str) -> None:
-        for d in dirs:
-            candidate = root / d / soname
-            if candidate.exists():
-                found[f"{d}/{soname}"] = candidate.resolve()
-                todo.append(candidate.resolve())
-                return
-        missing.add(soname)
-
-    # glibc dlopen()s libgcc_s.so.1 (pthread_cancel, unwinding): no
-    # DT_NEEDED names it, and xl dies without it.
-    add("libgcc_s.so.1")
-    while todo:
-        path = todo.pop()
-        if path in seen:
-            continue
-        seen.add(path)
-        interp, needed = _dynamic(path)
-        if interp:
-            target = (root / interp.lstrip("/")).resolve()
-            if not target.is_relative_to(root.resolve()):  # an absolute symlink
-                target = root / os.readlink(root / interp.lstrip("/")).lstrip("/")
-            if target.exists():
-                found[interp.lstrip("/")] = target
-            else:
-                missing.add(interp)
-        for soname in needed:
-            add(soname)
-    if missing:
-        raise XenRigError(f"dom0 libraries missing: {', '.join(sorted(missing))}; add their packages to PACKAGES")
-    return found
+    """The shared libraries ``programs`` load (pyunik.debian.library_closure):
+    only these go into the initramfs (glibc alone brings dozens more). glibc
+    dlopen()s libgcc_s.so.1 (pthread_cancel, unwinding): no DT_NEEDED names
+    it, and xl dies without it."""
+    try:
+        return debian.library_closure(root, programs, libdirs, dlopened=("libgcc_s.so.1",))
+    except debian.DebianError as exc:
+        raise XenRigError(f"dom0 {exc}; add their packages to PACKAGES") from None
 
 
 @dataclass(frozen=True)
