@@ -98,12 +98,15 @@ def library_closure(
     {path in a guest's root file system: file under root}: each DT_NEEDED
     soname looked up in ``libdirs`` (under root), recursively, plus the
     program interpreter and the sonames in ``dlopened`` (loaded at run time,
-    which no DT_NEEDED names). A soname not found is an error naming it."""
+    which no DT_NEEDED names). Each file once: a soname that resolves to a
+    file already taken (libc's DT_NEEDED on the interpreter) adds nothing.
+    A soname not found is an error naming it."""
     dirs = list(libdirs)
     todo = [root / p for p in programs]
     seen: set[Path] = set()
     found: dict[str, Path] = {}
     missing: set[str] = set()
+    interpreters: set[str] = set()
 
     def add(soname: str) -> None:
         for d in dirs:
@@ -127,11 +130,14 @@ def library_closure(
             if not target.is_relative_to(root.resolve()):  # an absolute symlink inside root
                 target = root / os.readlink(root / interp.lstrip("/")).lstrip("/")
             if target.exists():
-                found[interp.lstrip("/")] = target
+                found[interp.lstrip("/")] = target.resolve()
+                interpreters.add(interp.lstrip("/"))
             else:
                 missing.add(interp)
         for soname in needed:
             add(soname)
     if missing:
         raise DebianError(f"libraries missing: {', '.join(sorted(missing))}")
-    return found
+    # The interpreter once, where programs ask for it (libc names it as a soname too).
+    loaders = {found[name] for name in interpreters}
+    return {name: path for name, path in found.items() if name in interpreters or path not in loaders}
