@@ -270,15 +270,16 @@ def vmlinux() -> Path:
     return target
 
 
-def _shared_libraries(binary: Path) -> list[tuple[str, Path]]:
-    """(path in the guest, file on the host) for each library ldd lists, loader included."""
-    out = common.check(["ldd", binary], timeout=60, what="ldd").stdout.decode()
-    libs = []
-    for line in out.splitlines():
-        match = re.search(r"(?:=>\s*)?(/\S+)\s+\(0x", line)
-        if match:
-            libs.append((match.group(1), Path(match.group(1)).resolve()))
-    return libs
+def _shared_libraries(binary: Path) -> dict[str, Path]:
+    """{path in the guest: file on the host} for each library ``binary`` loads, loader included."""
+    try:
+        return debian.library_closure(Path("/"), [str(binary.resolve()).lstrip("/")], HOST_LIBDIRS)
+    except debian.DebianError as exc:
+        raise common.BenchError(f"{binary}: {exc}") from None
+
+
+#: Where the host's loader finds libraries (Debian, x86_64).
+HOST_LIBDIRS = ("lib/x86_64-linux-gnu", "usr/lib/x86_64-linux-gnu", "lib64")
 
 
 def _busybox() -> Path:
@@ -318,7 +319,7 @@ def initramfs(net: bool = False) -> Path:
         archive.file(f"bin/{name}", binary.read_bytes(), 0o755)
         libraries.update(_shared_libraries(binary))
     for guest_path, host_file in sorted(libraries.items()):
-        archive.file(guest_path.lstrip("/"), host_file.read_bytes(), 0o755)
+        archive.file(guest_path, host_file.read_bytes(), 0o755)
     archive.file("bench/perf.sh", PERF_SH.encode(), 0o755)
     for path in interpreter.programs():
         archive.file(f"bench/perf/{path.name}", interpreter.script(path).encode())
