@@ -86,6 +86,7 @@ from typing import TYPE_CHECKING, Any
 
 import filelock
 
+from pyunik import cpio as cpio_module
 from pyunik import debian, sizes
 from pyunik.board import ROOT
 from pyunik.cpio import Cpio
@@ -338,9 +339,13 @@ class XenRigError(VmError):
 def _recipe_hash() -> str:
     """What the assembled files depend on besides the .deb files: this
     module's source (the init, the module and package lists, the assembly
-    code). Editing it reassembles from the cached packages (seconds, no
-    download)."""
-    return hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
+    code) and the shared helpers it assembles with (the cpio writer, the
+    library closure). Editing one reassembles from the cached packages
+    (seconds, no download)."""
+    digest = hashlib.sha256()
+    for module in (Path(__file__), Path(cpio_module.__file__), Path(debian.__file__)):
+        digest.update(module.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def _apt_download(packages: Iterable[str], dest: Path) -> None:
