@@ -17,8 +17,6 @@
 
 // True once xen_init() found Xen and set up shared info and events.
 bool xen_present(void);
-domid_t xen_domid(void);
-shared_info_t *xen_shared_info(void);
 
 // HVM parameters (HVM_PARAM_CONSOLE_PFN ...); 0 when Xen says no.
 uint64_t xen_hvm_param(unsigned index);
