@@ -7,7 +7,7 @@ set -eu
 cd "$(dirname "$0")"
 
 APT_PACKAGES="qemu-system-x86 qemu-user gcc make binutils patch libxen-dev python3 python3-venv \
-dpkg-dev xz-utils git ca-certificates hyperfine busybox-static iproute2 iputils-ping wrk \
+dpkg-dev xz-utils git ca-certificates busybox-static iproute2 iputils-ping wrk \
 libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients libxml2-utils libvirt-dev pkgconf python3-dev \
 gdb mtools dnsmasq-base"
 

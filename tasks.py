@@ -27,7 +27,7 @@ from pyunik import board as boards
 from pyunik import build as builder
 from pyunik import conformance as suite
 from pyunik import disk as disks
-from pyunik import sources, vm
+from pyunik import sizes, sources, vm
 from pyunik.board import ROOT, BoardError
 from pyunik.build import BuildError
 from pyunik.conformance import ConformanceError
@@ -56,6 +56,7 @@ def _one_line_errors(fn: F) -> F:
             DomainError,
             LibvirtdError,
             DiskError,
+            sizes.SizeError,
         ) as exc:
             print(f"error: {exc}", file=sys.stderr)
             raise Exit(code=2) from None
@@ -66,7 +67,7 @@ def _one_line_errors(fn: F) -> F:
 @task
 @_one_line_errors
 def deps(c: Context) -> None:
-    """Fetch the pinned upstream sources (MicroPython 1.25.0, lwIP 2.2.1) into deps/."""
+    """Fetch the pinned upstream sources (MicroPython 1.25.0, lwIP 2.2.1) into deps/ (installed: the cache)."""
     trees = sources.ensure_sources(ROOT)
     for name, path in trees.items():
         print(f"{name}: {path}")
@@ -88,10 +89,28 @@ def _app(app: str, after_main: str) -> builder.App | None:
     return builder.App.load(Path(app), after_main or None)
 
 
+def _board_dirs(app: str = "") -> tuple[Path, ...]:
+    """An app's own boards/ (in the app's directory, or in the directory
+    pyunik runs in), looked at before pyunik's."""
+    here = [Path(app).resolve() / "boards"] if app else []
+    here.append(Path.cwd().resolve() / "boards")
+    return tuple(dict.fromkeys(d for d in here if d.is_dir() and d != boards.BOARDS_DIR))
+
+
+def _board(name: str, app: str = "") -> boards.Board:
+    """A board by name (the app's own boards/ first, then pyunik's) or a board file's path."""
+    return boards.load(name, extra=_board_dirs(app))
+
+
+def _shown(path: Path) -> str:
+    """A path as the user can use it: from the current directory when under it."""
+    return str(path.relative_to(Path.cwd())) if path.is_relative_to(Path.cwd()) else str(path)
+
+
 def _report(image: builder.Image) -> None:
     sizes = builder.section_sizes(image.elf)
     print(
-        f"{image.elf.relative_to(ROOT)}: plugins {', '.join(image.plugins)}"
+        f"{_shown(image.elf)}: plugins {', '.join(image.plugins)}"
         + (f"; app {image.app.path.name} (after main: {image.app.after_main})" if image.app else "")
     )
     print("  " + ", ".join(f"{k} {v}" for k, v in sizes.items()) + f"; stripped {image.stripped.stat().st_size} bytes")
@@ -124,7 +143,7 @@ def build(
 
     if seed < -1:
         raise SystemExit(f"error: --seed {seed}: a seed is a number >= 0")
-    loaded, chosen = boards.load(board), _app(app, after_main)
+    loaded, chosen = _board(board, app), _app(app, after_main)
     with progress.build_reporter() as report:
         image = builder.build(
             loaded, app=chosen, jobs=jobs or None, verbose=verbose, report=report, seed=None if seed < 0 else seed
@@ -169,7 +188,7 @@ def run(
     """
     if on not in ("qemu", "xen", "libvirt"):
         raise BuildError(f"--on {on!r}: use qemu, xen or libvirt")
-    loaded = boards.load(board)
+    loaded = _board(board, app)
     image = builder.build(loaded, app=_app(app, after_main))
     line = " ".join(part for part in (loaded.vm.cmdline, cmdline) if part)
     if c.remainder.strip():
@@ -244,7 +263,7 @@ def debug(
 
     if shutil.which(debugger.GDB) is None:
         raise VmError("gdb not found; fix: ./bootstrap.sh installs Debian's gdb")
-    loaded = boards.load(board)
+    loaded = _board(board, app)
     image = builder.build(loaded, app=_app(app, ""))
     port = vm.free_port()
     command = vm.qemu_command(
@@ -329,8 +348,8 @@ def bench(c: Context, only: str = "", quick: bool = False, out: str = "") -> Non
 @_one_line_errors
 def list_boards(c: Context) -> None:
     """List the boards with their descriptions."""
-    for name in boards.board_names():
-        print(f"{name:16} {boards.load(name).description}")
+    for name in boards.board_names(_board_dirs()):
+        print(f"{name:16} {_board(name).description}")
 
 
 @task(help={"board": "only the plugins this board selects, in init order"})
@@ -339,7 +358,7 @@ def plugins(c: Context, board: str = "") -> None:
     """List plugins: capabilities, requirements and origin (built-in or package)."""
     manager = PluginManager()
     if board:
-        chosen = [sel.plugin for sel in manager.resolve(boards.load(board))]
+        chosen = [sel.plugin for sel in manager.resolve(_board(board))]
     else:
         chosen = sorted(manager.plugins.values(), key=lambda p: p.name)
     for plugin in chosen:
@@ -380,9 +399,9 @@ def xl_config(
     """Build the image and write an xl domain config for a real Xen host (type = "pvh")."""
     from pyunik import xlconfig
 
-    loaded = boards.load(board)
+    loaded = _board(board, app)
     image = builder.build(loaded, app=_app(app, ""))
-    memory_mb = memory or _megabytes(loaded.memory)
+    memory_mb = memory or sizes.mebibytes(loaded.memory)
     domain = name or f"pyunik-{image.app.path.name if image.app else loaded.name}"
     try:
         text = xlconfig.render(
@@ -435,7 +454,7 @@ def libvirt_xml(
     """Build the image and write a libvirt domain XML for it (virsh create FILE)."""
     from pyunik import libvirt_domain
 
-    loaded = boards.load(board)
+    loaded = _board(board, app)
     nics = [libvirt_domain.Nic.parse(spec) for spec in net or []]
     disks = [Path(d) for d in disk or []]
     for image_file in disks:
@@ -456,11 +475,6 @@ def libvirt_xml(
     target = Path(output) if output else image.elf.with_name("pyunik.xml")
     target.write_text(text)
     print(f"{target}: virsh create {target} --console")
-
-
-def _megabytes(size: str) -> int:
-    number, unit = int(size[:-1]), size[-1]
-    return max(1, {"K": number // 1024, "M": number, "G": number * 1024}[unit])
 
 
 @task

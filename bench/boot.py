@@ -1,7 +1,7 @@
-"""Boot benchmark: image size, time to the first prompt against the floor, heap, least memory.
+"""Boot measurements: time to the first prompt against the floor, least memory.
 
-Run: ``python -m bench.boot [--runs N] [--out DIR]`` (default out: build/bench/).
-Writes ``boot.json`` and ``boot.png`` and prints a table beside the aims.
+The pieces bench/boot_time.py, bench/least_memory.py and bench/net.py
+measure with (the `invoke bench` sections; bench/report.py draws the charts).
 
 Everything is measured in one run on one machine, because boot times under
 QEMU TCG only mean something relative to what QEMU itself costs on the same
@@ -20,15 +20,12 @@ measurement is taken, so a wedged guest costs seconds, never the run.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
-import json
 import os
 import platform
 import re
 import select
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -46,8 +43,6 @@ from pyunik import vm
 ROOT = boards.ROOT
 HERE = Path(__file__).resolve().parent
 FLOOR_SOURCES = (HERE / "floor" / "floor.S", HERE / "floor" / "floor.ld")
-DEFAULT_OUT = ROOT / "build" / "bench"
-BOARDS = ("qemu-microvm", "qemu-q35")
 #: The board whose heap and least memory are measured (the default board).
 MEMORY_BOARD = "qemu-microvm"
 
@@ -58,7 +53,6 @@ DEBUG_EXIT = ("-device", "isa-debug-exit,iobase=0xf4,iosize=0x04")
 
 # The aims the numbers are compared against (printed beside them). The two that are
 # deterministic live in bench/budgets.toml, which CI asserts (tests/hil/test_budgets.py).
-AIM_IMAGE_KIB = budgets.limit("stripped_image_kib", MEMORY_BOARD)
 AIM_RATIO = 1.10
 AIM_MEMORY_KIB = budgets.limit("least_memory_kib", MEMORY_BOARD)
 
@@ -246,42 +240,6 @@ def time_floor(argv: Sequence[str], timeout: float = BOOT_TIMEOUT) -> FloorRun:
 # --- What is measured ------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Stats:
-    """Median and spread of repeated timings, in seconds."""
-
-    values: tuple[float, ...]
-
-    @property
-    def median(self) -> float:
-        return statistics.median(self.values)
-
-    def as_ms(self) -> dict[str, Any]:
-        """JSON-ready, in milliseconds."""
-        ms = [v * 1000 for v in self.values]
-        return {
-            "n": len(ms),
-            "median": round(statistics.median(ms), 2),
-            "min": round(min(ms), 2),
-            "max": round(max(ms), 2),
-            "stdev": round(statistics.stdev(ms), 2) if len(ms) > 1 else 0.0,
-            "values": [round(v, 2) for v in ms],
-        }
-
-
-def build_images() -> dict[str, builder.Image]:
-    """Both boards' images, through pyunik.build (make rebuilds only what changed).
-
-    Building rather than trusting build/<board>/ means the numbers are those
-    of the sources in the checkout, not of a stale image.
-    """
-    images = {}
-    for name in BOARDS:
-        log(f"building {name}")
-        images[name] = builder.build(boards.load(name))
-    return images
-
-
 def build_floor(out: Path) -> Path:
     """Assemble and link bench/floor/floor.S with gcc into ``out``/floor.elf.
 
@@ -330,33 +288,6 @@ def floor_argv(image: builder.Image, floor: Path) -> list[str]:
     if "isa-debug-exit" not in " ".join(plugin_args + list(image.board.vm.args)):
         plugin_args += DEBUG_EXIT
     return list(vm.qemu_command(image.board, floor, serial="stdio", plugin_args=plugin_args).argv)
-
-
-def measure_boot(images: dict[str, builder.Image], floor: Path, runs: int) -> dict[str, dict[str, Stats]]:
-    """N interleaved runs per board of the floor (to exit) and of pyunik (to the prompt)."""
-    times: dict[str, dict[str, list[float]]] = {
-        name: {"prompt": [], "floor": [], "floor_marker": []} for name in images
-    }
-    for image in images.values():
-        # One untimed boot each first: the page cache then holds QEMU, its
-        # firmware and both kernels for every timed run alike.
-        time_floor(floor_argv(image, floor))
-        time_to_prompt(pyunik_argv(image))
-    for i in range(runs):
-        for name, image in images.items():
-            floor_run = time_floor(floor_argv(image, floor))
-            times[name]["floor"].append(floor_run.exit)
-            if floor_run.marker is not None:
-                times[name]["floor_marker"].append(floor_run.marker)
-            times[name]["prompt"].append(time_to_prompt(pyunik_argv(image)))
-        log(
-            f"run {i + 1}/{runs}: "
-            + ", ".join(
-                f"{n} prompt {t['prompt'][-1] * 1000:.1f} ms floor {t['floor'][-1] * 1000:.1f} ms"
-                for n, t in times.items()
-            )
-        )
-    return {name: {k: Stats(tuple(v)) for k, v in t.items() if v} for name, t in times.items()}
 
 
 @dataclass(frozen=True)
@@ -515,235 +446,3 @@ def host_facts() -> dict[str, Any]:
         "python": platform.python_version(),
         "loadavg_at_start": [round(x, 2) for x in os.getloadavg()],
     }
-
-
-# --- Output ----------------------------------------------------------------------------------
-
-
-def chart(result: dict[str, Any], path: Path) -> None:
-    """Three panels, each with its aim drawn in: boot times, image sizes, least memory.
-
-    The least -m axis starts at 1 MiB (where the image loads, the bisection's
-    low end): from zero, a few KiB either side of the aim would not show.
-    """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (ax_boot, ax_size, ax_mem) = plt.subplots(1, 3, figsize=(16, 5.5), gridspec_kw={"width_ratios": [2.2, 1, 1]})
-    boards_ = list(result["boot"])
-
-    series = (
-        ("floor_exit_ms", "floor: QEMU start -> exit (the ratio's base)", "#7f7f7f"),
-        ("floor_marker_ms", "floor: QEMU start -> its '>>> '", "#c7c7c7"),
-        ("prompt_ms", "pyunik: QEMU start -> '>>> '", "#1f77b4"),
-    )
-    width = 0.26
-    top = 0.0
-    for i, name in enumerate(boards_):
-        entry = result["boot"][name]
-        shown = [(key, label, colour) for key, label, colour in series if entry.get(key)]
-        for j, (key, label, colour) in enumerate(shown):
-            stats = entry[key]
-            x = i + (j - (len(shown) - 1) / 2) * width
-            ax_boot.bar(x, stats["median"], width * 0.95, color=colour, label=label if i == 0 else None)
-            ax_boot.vlines(x, stats["min"], stats["max"], color="black", linewidth=1)
-            ax_boot.scatter([x] * len(stats["values"]), stats["values"], s=9, color="black", zorder=3)
-            ax_boot.text(x, stats["max"], f"{stats['median']:.1f}", ha="center", va="bottom", fontsize=9)
-            top = max(top, stats["max"])
-        aim = entry["floor_exit_ms"]["median"] * AIM_RATIO
-        ax_boot.hlines(
-            aim, i - 1.5 * width, i + 1.5 * width, colors="red", linestyles="--",
-            label=f"aim: {AIM_RATIO:.2f} x floor exit" if i == 0 else None,
-        )  # fmt: skip
-    ax_boot.set_xticks(
-        range(len(boards_)), [f"{n}\nprompt / floor exit = {result['boot'][n]['ratio']:.2f}x" for n in boards_]
-    )
-    ax_boot.set_ylim(0, top * 1.35)
-    ax_boot.set_ylabel("ms: bar = median, line = min..max, dots = runs")
-    ax_boot.set_title(f"Boot to the first prompt vs the floor ({result['runs']} runs, {result['accel']})")
-    ax_boot.legend(loc="upper left", fontsize=8)
-
-    sizes = [result["image_size"][n]["kib"] for n in boards_]
-    bars = ax_size.bar(boards_, sizes, color="#2ca02c")
-    ax_size.bar_label(bars, [f"{s:.1f} KiB" for s in sizes], fontsize=9)
-    ax_size.axhline(AIM_IMAGE_KIB, color="red", linestyle="--", label=f"aim <= {AIM_IMAGE_KIB} KiB")
-    ax_size.set_ylim(0, max([*sizes, AIM_IMAGE_KIB]) * 1.25)
-    ax_size.set_ylabel("KiB")
-    ax_size.set_title("Stripped image size")
-    ax_size.legend(loc="upper left", fontsize=8)
-
-    least = result["memory"]["least_memory_kib"]
-    labels = ["prompt", "prompt +\nallocation"]
-    values = [least["prompt"] or MEMORY_HIGH_KIB, least["prompt_plus_allocation"] or MEMORY_HIGH_KIB]
-    found = [least["prompt"], least["prompt_plus_allocation"]]
-    bars = ax_mem.bar(labels, values, color="#ff7f0e", bottom=0)
-    effective = least["effective_kib"]
-    ax_mem.bar_label(
-        bars,
-        [
-            f"-m {v}K\n(= {effective[k]}K\nof RAM)" if v else "none"
-            for v, k in zip(found, ("prompt", "prompt_plus_allocation"), strict=True)
-        ],
-        label_type="center",
-        fontsize=9,
-    )
-    ax_mem.axhline(AIM_MEMORY_KIB, color="red", linestyle="--", label=f"aim: -m {AIM_MEMORY_KIB}K")
-    high = max([*values, AIM_MEMORY_KIB])
-    ax_mem.set_ylim(MEMORY_LOW_KIB, high + (high - MEMORY_LOW_KIB) * 0.3)
-    ax_mem.set_ylabel("least -m (KiB; axis from 1024K)")
-    heap_kib = result["memory"]["heap_at_32M"]["gc_total_bytes"] / 1024
-    ax_mem.set_title(f"Least -m, {MEMORY_BOARD}\n(heap at -m 32M: {heap_kib:.0f} KiB)")
-    ax_mem.legend(loc="upper left", fontsize=8)
-
-    host = result["host"]
-    fig.suptitle(
-        f"pyunik boot, {result['date']} - {host['qemu_version']} - {host['host_cpu']}, {host['host_cpus']} CPUs, "
-        f"load {host['loadavg_at_start'][0]:.2f}",
-        fontsize=10,
-    )
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-
-
-def mark(ok: bool) -> str:
-    return "yes" if ok else "NO"
-
-
-def table(result: dict[str, Any]) -> str:
-    """The human-readable summary, each number beside its aim."""
-
-    def row(label: str, value: str, aim: str = "", meets: bool | None = None) -> str:
-        return f"{label:<44} {value:>18}   {aim:<14} {'' if meets is None else mark(meets)}".rstrip()
-
-    rows = [f"{'measure':<44} {'value':>18}   {'aim':<14} meets"]
-    rows.append("-" * len(rows[0]))
-    for name, entry in result["image_size"].items():
-        rows.append(
-            row(f"stripped image, {name}", f"{entry['kib']:.1f} KiB", f"<= {AIM_IMAGE_KIB} KiB", entry["meets_aim"])
-        )
-    for name, entry in result["boot"].items():
-        for label, st in (("prompt", entry["prompt_ms"]), ("floor exit", entry["floor_exit_ms"])):
-            rows.append(
-                row(f"{label}, {name} (median)", f"{st['median']:.1f} ms", f"{st['min']:.1f}..{st['max']:.1f} ms")
-            )
-        rows.append(
-            row(
-                f"ratio prompt / floor exit, {name}",
-                f"{entry['ratio']:.3f} x",
-                f"<= {AIM_RATIO:.2f} x",
-                entry["meets_aim"],
-            )
-        )
-        rows.append(row(f"  ratio of minima, {name}", f"{entry['ratio_of_minima']:.3f} x"))
-        if entry["ratio_vs_floor_marker"] is not None:
-            m = entry["floor_marker_ms"]
-            rows.append(row(f"  floor's own '>>> ', {name} (median)", f"{m['median']:.1f} ms"))
-            rows.append(row(f"  ratio prompt / floor '>>> ', {name}", f"{entry['ratio_vs_floor_marker']:.3f} x"))
-    mem = result["memory"]
-    rows.append(row("heap at -m 32M (GC total)", f"{mem['heap_at_32M']['gc_total_bytes']} B"))
-    least = mem["least_memory_kib"]
-    labels = (("prompt", "least -m for the prompt"), ("prompt_plus_allocation", "least -m for prompt + allocation"))
-    for key, label in labels:
-        value = least[key]
-        shown = f"{value}K" if value is not None else "none <= 32M"
-        if value is not None and least["effective_kib"][key] != value:
-            shown = f"{value}K (={least['effective_kib'][key]}K)"
-        meets = value is not None and value <= AIM_MEMORY_KIB
-        rows.append(row(f"{label}, {MEMORY_BOARD}", shown, f"<= {AIM_MEMORY_KIB}K", meets))
-    at = least.get("at_least_prompt") or {}
-    if at:
-        rows.append(row(f"  heap at {at['kib']}K (GC total)", f"{at.get('gc_total')} B"))
-        rows.append(row(f"  allocation line works at {at['kib']}K", mark(bool(at.get("allocation_ok")))))
-    return "\n".join(rows)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=10, help="timed boots per board and per kernel (default 10)")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where boot.json and boot.png go")
-    args = parser.parse_args(argv)
-    if args.runs < 1:
-        parser.error("--runs must be at least 1")
-    begun = time.perf_counter()
-    out: Path = args.out.resolve()
-    out.mkdir(parents=True, exist_ok=True)
-
-    try:
-        host = host_facts()
-        images = build_images()
-        floor = build_floor(out)
-        log(f"floor kernel: {floor} ({floor.stat().st_size} bytes)")
-
-        image_size = {}
-        for name, image in images.items():
-            size = image.stripped.stat().st_size
-            image_size[name] = {
-                "path": str(image.stripped.relative_to(ROOT)),
-                "bytes": size,
-                "kib": round(size / 1024, 1),
-                "aim_kib": AIM_IMAGE_KIB,
-                "meets_aim": size <= AIM_IMAGE_KIB * 1024,
-            }
-
-        log(f"boot times: {args.runs} runs per board, floor and pyunik interleaved")
-        stats = measure_boot(images, floor, args.runs)
-        boot = {}
-        for name, image in images.items():
-            ratio = stats[name]["prompt"].median / stats[name]["floor"].median
-            boot[name] = {
-                "machine": image.board.vm.machine,
-                "prompt_argv": pyunik_argv(image),
-                "floor_argv": floor_argv(image, floor),
-                "prompt_ms": stats[name]["prompt"].as_ms(),
-                "floor_exit_ms": stats[name]["floor"].as_ms(),
-                # When floor.S prints ">>> " before exiting: its arrival, the like-for-like marker.
-                "floor_marker_ms": stats[name]["floor_marker"].as_ms() if "floor_marker" in stats[name] else None,
-                "ratio": round(ratio, 3),
-                # Host load only ever adds time: the ratio of the minima is the
-                # estimate least disturbed by other work on the machine.
-                "ratio_of_minima": round(min(stats[name]["prompt"].values) / min(stats[name]["floor"].values), 3),
-                "ratio_vs_floor_marker": (
-                    round(stats[name]["prompt"].median / stats[name]["floor_marker"].median, 3)
-                    if "floor_marker" in stats[name]
-                    else None
-                ),
-                "aim_ratio": AIM_RATIO,
-                "meets_aim": ratio <= AIM_RATIO,
-            }
-
-        memory = measure_memory(images[MEMORY_BOARD])
-    except BenchError as exc:
-        print(f"boot benchmark failed: {exc}", file=sys.stderr)
-        return 1
-
-    host["loadavg_at_end"] = [round(x, 2) for x in os.getloadavg()]
-    result: dict[str, Any] = {
-        "what": "pyunik boot: stripped size, QEMU start -> first '>>> ' vs a trivial PVH floor, heap, least -m",
-        "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "runs": args.runs,
-        "host": host,
-        "accel": vm.choose_accel(images[BOARDS[0]].board.vm.accel),
-        "floor": {
-            "sources": [str(s.relative_to(ROOT)) for s in FLOOR_SOURCES],
-            "elf": str(floor),
-            "bytes": floor.stat().st_size,
-            "timed_to": "QEMU exit (isa-debug-exit, status 0)",
-        },
-        "aims": {"image_kib_max": AIM_IMAGE_KIB, "prompt_over_floor_max": AIM_RATIO, "memory_kib_max": AIM_MEMORY_KIB},
-        "image_size": image_size,
-        "boot": boot,
-        "memory": memory,
-    }
-    result["seconds"] = round(time.perf_counter() - begun, 1)
-    (out / "boot.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    chart(result, out / "boot.png")
-    print(table(result))
-    print(f"\nwrote {out / 'boot.json'} and {out / 'boot.png'} in {result['seconds']:.1f} s")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

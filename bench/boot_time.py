@@ -1,8 +1,8 @@
 """Boot: QEMU process start -> the first ">>> " on the serial console.
 
-bench/boot.py (issue 2's boot benchmark) measures pyunik against the floor;
-this runs the same measurements - its floor kernel (bench/floor/), its
-command lines and its timers - and adds the Linux guest (bench/linux.py:
+pyunik is measured against the floor with bench/boot.py's pieces - the
+floor kernel (bench/floor/), the command lines and the timers - and beside
+them the Linux guest (bench/linux.py:
 Debian's kernel + busybox + the unix port, to the unix REPL's first prompt)
 under the same QEMU settings. Everything is interleaved run by run, so a busy
 moment on the host touches every guest alike:

@@ -32,21 +32,20 @@ takes 500 ms") calls for, built here rather than assumed:
   the app's "kernel command line" ``a=1 b=2`` (PYUNIK_CMDLINE).
 
 It boots under the same QEMU settings as pyunik's board (pyunik.vm.qemu_command).
-The cpio archive is written here in Python: no cpio package needed.
+The cpio archive is written in Python (pyunik/cpio.py): no cpio package needed.
 """
 
 from __future__ import annotations
 
 import gzip
-import io
 import re
-import stat
 from collections.abc import Sequence
 from pathlib import Path
 
 from bench import common, unixport
 from pyunik import board as boards
-from pyunik import vm
+from pyunik import debian, vm
+from pyunik.cpio import Cpio
 from pyunik.xenrig import XenRigError, _vmlinux_from_bzimage
 
 OUT = common.WORK / "linux"
@@ -248,11 +247,10 @@ VMLINUX, BZIMAGE = "vmlinux", "bzImage"
 
 def kernel_package() -> str:
     """The versioned kernel package Debian's linux-image-amd64 depends on (e.g. linux-image-6.1.0-56-amd64)."""
-    out = common.check(["apt-cache", "depends", "linux-image-amd64"], timeout=60).stdout.decode()
-    match = re.search(r"Depends:\s*(linux-image-\S+-amd64)", out)
-    if match is None:
-        raise common.BenchError(f"apt-cache depends linux-image-amd64 names no kernel package:\n{out}")
-    return match.group(1)
+    try:
+        return debian.kernel_package()
+    except debian.DebianError as exc:
+        raise common.BenchError(str(exc)) from None
 
 
 #: Where each module the guests load lives under lib/modules/*/kernel/ in the kernel's .deb.
@@ -280,15 +278,10 @@ def kernel_modules(names: Sequence[str]) -> dict[str, Path]:
     target = OUT / package
     found = {ko.stem: ko for ko in target.glob("lib/modules/*/kernel/**/*.ko")}
     if not all(m in found for m in names):
-        deb = sorted((OUT / "debs").glob(f"{package}_*.deb"))
-        if not deb:
+        deb = debian.deb_for(OUT / "debs", package)
+        if deb is None:
             raise common.BenchError(f"no {package}_*.deb in {OUT / 'debs'}")
-        patterns = " ".join(f"'./lib/modules/*/kernel/{w}.ko'" for w in MODULE_PATHS)
-        common.check(
-            ["sh", "-c", f"dpkg-deb --fsys-tarfile '{deb[-1]}' | tar -x -C '{target}' --wildcards {patterns}"],
-            timeout=600,
-            what="dpkg-deb (modules)",
-        )
+        debian.extract(deb, target, [f"./lib/modules/*/kernel/{w}.ko" for w in MODULE_PATHS])
         found = {ko.stem: ko for ko in target.glob("lib/modules/*/kernel/**/*.ko")}
     missing = [m for m in names if m not in found]
     if missing:
@@ -319,20 +312,18 @@ def kernel() -> tuple[Path, str]:
     debs = OUT / "debs"
     debs.mkdir(parents=True, exist_ok=True)
     common.log(f"fetching {package} (apt-get download) into {debs.relative_to(common.ROOT)}")
-    common.check(["apt-get", "download", "-q", package], timeout=600, cwd=debs, what="apt-get download")
-    deb = sorted(debs.glob(f"{package}_*.deb"))
-    if not deb:
+    try:
+        debian.download([package], debs)
+    except debian.DebianError as exc:
+        raise common.BenchError(str(exc)) from None
+    deb = debian.deb_for(debs, package)
+    if deb is None:
         raise common.BenchError(f"apt-get download left no {package}_*.deb in {debs}")
     target = OUT / package
-    target.mkdir(parents=True, exist_ok=True)
-    common.check(
-        ["sh", "-c", f"dpkg-deb --fsys-tarfile '{deb[-1]}' | tar -x -C '{target}' --wildcards './boot/vmlinuz-*'"],
-        timeout=600,
-        what="dpkg-deb (kernel)",
-    )
+    debian.extract(deb, target, ["./boot/vmlinuz-*"])
     found = sorted((target / "boot").glob("vmlinuz-*"))
     if not found:
-        raise common.BenchError(f"{deb[-1].name} has no /boot/vmlinuz-*")
+        raise common.BenchError(f"{deb.name} has no /boot/vmlinuz-*")
     return found[0], package
 
 
@@ -350,48 +341,16 @@ def vmlinux() -> Path:
     return target
 
 
-class Cpio:
-    """A newc ("070701") cpio archive, the format the kernel unpacks as initramfs."""
-
-    def __init__(self) -> None:
-        self.data = io.BytesIO()
-        self.ino = 1
-
-    def _entry(self, name: str, mode: int, body: bytes = b"", rdev: tuple[int, int] = (0, 0)) -> None:
-        raw = name.encode() + b"\0"
-        fields = (self.ino, mode, 0, 0, 1, 0, len(body), 0, 0, rdev[0], rdev[1], len(raw), 0)
-        self.ino += 1
-        self.data.write(b"070701" + b"".join(b"%08X" % f for f in fields) + raw)
-        self.data.write(b"\0" * (-self.data.tell() % 4))
-        self.data.write(body)
-        self.data.write(b"\0" * (-self.data.tell() % 4))
-
-    def directory(self, name: str) -> None:
-        self._entry(name, stat.S_IFDIR | 0o755)
-
-    def file(self, name: str, body: bytes, mode: int = 0o644) -> None:
-        self._entry(name, stat.S_IFREG | mode, body)
-
-    def symlink(self, name: str, target: str) -> None:
-        self._entry(name, stat.S_IFLNK | 0o777, target.encode())
-
-    def char_device(self, name: str, major: int, minor: int) -> None:
-        self._entry(name, stat.S_IFCHR | 0o600, rdev=(major, minor))
-
-    def finish(self) -> bytes:
-        self._entry("TRAILER!!!", 0)
-        return self.data.getvalue()
+def _shared_libraries(binary: Path) -> dict[str, Path]:
+    """{path in the guest: file on the host} for each library ``binary`` loads, loader included."""
+    try:
+        return debian.library_closure(Path("/"), [str(binary.resolve()).lstrip("/")], HOST_LIBDIRS)
+    except debian.DebianError as exc:
+        raise common.BenchError(f"{binary}: {exc}") from None
 
 
-def _shared_libraries(binary: Path) -> list[tuple[str, Path]]:
-    """(path in the guest, file on the host) for each library ldd lists, loader included."""
-    out = common.check(["ldd", binary], timeout=60, what="ldd").stdout.decode()
-    libs = []
-    for line in out.splitlines():
-        match = re.search(r"(?:=>\s*)?(/\S+)\s+\(0x", line)
-        if match:
-            libs.append((match.group(1), Path(match.group(1)).resolve()))
-    return libs
+#: Where the host's loader finds libraries (Debian, x86_64).
+HOST_LIBDIRS = ("lib/x86_64-linux-gnu", "usr/lib/x86_64-linux-gnu", "lib64")
 
 
 def _busybox() -> Path:
@@ -432,7 +391,7 @@ def initramfs(net: bool = False, disk: bool = False) -> Path:
         archive.file(f"bin/{name}", binary.read_bytes(), 0o755)
         libraries.update(_shared_libraries(binary))
     for guest_path, host_file in sorted(libraries.items()):
-        archive.file(guest_path.lstrip("/"), host_file.read_bytes(), 0o755)
+        archive.file(guest_path, host_file.read_bytes(), 0o755)
     archive.file("bench/perf.sh", PERF_SH.encode(), 0o755)
     for path in interpreter.programs():
         archive.file(f"bench/perf/{path.name}", interpreter.script(path).encode())

@@ -7,5 +7,8 @@ contract in :mod:`pyunik.hookspecs`.
 
 from pathlib import Path
 
-#: modules/ holds the device-side code of the built-in plugins.
-MODULES_DIR = Path(__file__).resolve().parent.parent / "modules"
+#: The device-side code of the built-in plugins, package data of this
+#: package (device/), found as a third-party plugin finds its own. In a
+#: checkout device/ is a link to the repository's modules/; a wheel holds
+#: the files themselves.
+MODULES_DIR = (Path(__file__).resolve().parent / "device").resolve()

@@ -1,7 +1,9 @@
 """QEMU's isa-debug-exit device: the guest's exit status becomes QEMU's.
 
-pvboot always writes the status to port 0xf4; this plugin adds the device
-to the QEMU command line so that the write ends QEMU with (status << 1) | 1.
+With this plugin pvboot writes the exit status to port 0xf4 (the define
+PVBOOT_EXIT_PORT, read by port/pvboot/shutdown.c and entry.S) and the device
+is added to the QEMU command line, so the write ends QEMU with
+(status << 1) | 1. Without it the image never touches port 0xf4: it halts.
 """
 
 from __future__ import annotations
@@ -10,6 +12,9 @@ from typing import Any
 
 from pyunik.board import Board
 from pyunik.hookspecs import Component, PluginInfo, hookimpl
+
+#: Where QEMU's isa-debug-exit listens (its iobase), and where pvboot writes.
+EXIT_PORT = 0xF4
 
 
 @hookimpl
@@ -23,4 +28,7 @@ def pyunik_plugin() -> PluginInfo:
 
 @hookimpl
 def pyunik_component(board: Board, options: dict[str, Any]) -> Component:
-    return Component(qemu_args=["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"])
+    return Component(
+        defines={"PVBOOT_EXIT_PORT": hex(EXIT_PORT)},
+        qemu_args=["-device", f"isa-debug-exit,iobase={EXIT_PORT:#x},iosize=0x04"],
+    )

@@ -104,19 +104,10 @@ void app_set_argv(const char *cmdline) {
     // sys.argv: "pyunik", then the words after a lone "--".
     mp_obj_list_append(mp_sys_argv, MP_OBJ_NEW_QSTR(MP_QSTR_pyunik));
     const char *p = cmdline;
+    const char *start;
+    size_t len;
     bool after_separator = false;
-    while (*p != '\0') {
-        while (*p == ' ') {
-            p++;
-        }
-        const char *start = p;
-        while (*p != '\0' && *p != ' ') {
-            p++;
-        }
-        size_t len = (size_t)(p - start);
-        if (len == 0) {
-            break;
-        }
+    while ((start = pvboot_cmdline_word(&p, &len)) != NULL) {
         if (after_separator) {
             mp_obj_list_append(mp_sys_argv, mp_obj_new_str(start, len));
         } else if (len == 2 && start[0] == '-' && start[1] == '-') {

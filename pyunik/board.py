@@ -33,20 +33,20 @@ the key and the fix, never as a traceback.
 from __future__ import annotations
 
 import difflib
-import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
+from pyunik import sizes
+from pyunik.paths import ROOT
+
 BOARDS_DIR = ROOT / "boards"
 DEFAULT_BOARD = "qemu-microvm"
 
 MACHINES = ("microvm", "q35", "pc")
 ACCELS = ("auto", "tcg", "kvm")
 NATIVE = ("sealed", "off")
-_MEMORY_RE = re.compile(r"^[1-9][0-9]*[KMG]$")
 
 
 class BoardError(Exception):
@@ -141,31 +141,38 @@ def _check_keys(
             raise BoardError(f"{_display(path)}: key '{full}' is {_type_name(value)}; fix: make it {want} ({meaning})")
 
 
-def board_names() -> list[str]:
-    """The boards in boards/, sorted."""
-    return sorted(p.parent.name for p in BOARDS_DIR.glob("*/board.toml"))
+def _search(extra: tuple[Path, ...]) -> tuple[Path, ...]:
+    """Board directories, first match wins: ``extra`` (an app's own boards/), then pyunik's."""
+    return (*extra, BOARDS_DIR)
 
 
-def board_path(name: str) -> Path:
+def board_names(extra: tuple[Path, ...] = ()) -> list[str]:
+    """The boards in boards/ (and in the directories ``extra``), sorted."""
+    return sorted({p.parent.name for d in _search(extra) for p in d.glob("*/board.toml")})
+
+
+def board_path(name: str, extra: tuple[Path, ...] = ()) -> Path:
     """The board file of ``name``; an unknown name lists the known ones."""
-    path = BOARDS_DIR / name / "board.toml"
-    if not path.is_file():
-        names = board_names()
-        close = difflib.get_close_matches(name, names, n=1)
-        hint = f" (did you mean '{close[0]}'?)" if close else ""
-        raise BoardError(f"unknown board '{name}'{hint}; boards: {', '.join(names) or 'none'}")
-    return path
+    for directory in _search(extra):
+        path = directory / name / "board.toml"
+        if path.is_file():
+            return path
+    names = board_names(extra)
+    close = difflib.get_close_matches(name, names, n=1)
+    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    raise BoardError(f"unknown board '{name}'{hint}; boards: {', '.join(names) or 'none'}")
 
 
-def load(name_or_path: str | Path) -> Board:
-    """Load and validate a board by name (boards/NAME) or by file path."""
+def load(name_or_path: str | Path, extra: tuple[Path, ...] = ()) -> Board:
+    """Load and validate a board by name (boards/NAME, or NAME in one of the
+    board directories ``extra``, looked at first) or by file path."""
     text_path = str(name_or_path)
     if text_path.endswith(".toml") or "/" in text_path:
         path = Path(name_or_path).resolve()
         if not path.is_file():
             raise BoardError(f"{_display(path)}: no such board file")
     else:
-        path = board_path(text_path)
+        path = board_path(text_path, extra)
     return parse(path, path.read_text(encoding="utf-8"))
 
 
@@ -190,7 +197,7 @@ def parse(path: Path, text: str) -> Board:
     if arch != "x86_64":
         raise BoardError(f"{_display(path)}: key 'arch' is '{arch}'; fix: make it \"x86_64\", the only one supported")
     memory = data.get("memory", "32M")
-    if not _MEMORY_RE.match(memory):
+    if not sizes.is_memory(memory):
         raise BoardError(f"{_display(path)}: key 'memory' is '{memory}'; fix: give a size like \"32M\" or \"1434K\"")
 
     plugins: dict[str, dict[str, Any]] = {}

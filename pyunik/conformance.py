@@ -27,7 +27,6 @@ pinned tree in ``deps/`` must stay as it was unpacked.
 
 from __future__ import annotations
 
-import fcntl
 import fnmatch
 import json
 import os
@@ -42,6 +41,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
+
+import filelock
 
 from pyunik import build as builder
 from pyunik import sources, vm
@@ -445,8 +446,7 @@ def build_unix_port(
     ]
     out.mkdir(parents=True, exist_ok=True)
     # One make at a time in that directory: the benchmarks build it too.
-    with (out / ".lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with filelock.FileLock(out / ".lock"):
         result = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     binary = out / "micropython"
     if result.returncode != 0 or not binary.is_file():

@@ -16,6 +16,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from pyunik import sizes
+
 #: A disk's sector: what virtio-blk reads and writes at a time.
 SECTOR = 512
 #: littlefs on a disk: 4 KiB blocks (erase is a no-op on a disk; bigger
@@ -36,14 +38,10 @@ class DiskError(Exception):
 
 def parse_size(text: str) -> int:
     """'16M', '512K', '1G' or a byte count, as bytes."""
-    units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
-    text = text.strip().upper().removesuffix("B").removesuffix("I")
     try:
-        if text and text[-1] in units:
-            return int(text[:-1]) * units[text[-1]]
-        return int(text)
-    except ValueError:
-        raise DiskError(f"size '{text}' is not a size; fix: give one like 16M or 512K") from None
+        return sizes.to_bytes(text)
+    except sizes.SizeError as exc:
+        raise DiskError(str(exc)) from None
 
 
 @dataclass(frozen=True)

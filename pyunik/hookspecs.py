@@ -14,8 +14,9 @@ pyproject.toml). It implements up to three hooks:
     What it puts into the image for this board: a :class:`Component`.
     Called only for the plugins the board selects (and what they require).
 
-Device-side code (C sources, frozen Python) lives in ``modules/<name>/`` for
-built-in plugins, or inside the plugin's own package for third-party ones;
+Device-side code (C sources, frozen Python) lives inside the plugin's own
+package, as package data: ``pyunik_plugins/device/<name>/`` for the built-in
+ones (the repository's modules/), the plugin's package for third-party ones;
 the plugin only says when and how it goes in.
 """
 
@@ -80,8 +81,8 @@ class Component:
     :func:`c_string`). ``init`` is a C function ``void init(void)`` that the
     generated board_init.c calls at boot; ``init_order`` sorts those calls
     (lower first; consoles use 10 so that later errors are visible).
-    ``frozen`` is a list of (path, name) MicroPython modules or packages to
-    freeze. ``qemu_args`` are added to the QEMU command line of boards that
+    ``frozen`` is a list of paths to freeze: a .py file is a MicroPython
+    module, a directory a package. ``qemu_args`` are added to the QEMU command line of boards that
     select this plugin. ``make_vars`` are variables for MicroPython's make
     rules (e.g. ``MICROPY_VFS_LFS2 = 1`` compiles littlefs in), written to
     board.mk.

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pyunik import sizes
 from pyunik.board import Board
 
 QEMU_NS = "http://libvirt.org/schemas/domain/qemu/1.0"
@@ -75,10 +76,10 @@ class Nic:
 
 def kibibytes(size: str) -> int:
     """A board's memory ("32M", "1434K", "1G") in KiB."""
-    match = re.fullmatch(r"(\d+)([KMG])", size)
-    if not match:
-        raise DomainError(f"memory {size!r}: fix: give a size like 32M or 1434K")
-    return int(match.group(1)) * {"K": 1, "M": 1024, "G": 1024 * 1024}[match.group(2)]
+    try:
+        return sizes.kibibytes(size)
+    except sizes.SizeError as exc:
+        raise DomainError(f"memory: {exc}") from None
 
 
 def _sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:

@@ -47,7 +47,6 @@ version headers and return, in milliseconds.
 
 import configparser
 import contextlib
-import fcntl
 import getpass
 import hashlib
 import json
@@ -61,12 +60,14 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from pyunik import progress
+import filelock
+
+from pyunik import paths, progress
 
 __all__ = [
     "APT_PACKAGES",
@@ -238,12 +239,14 @@ class _Context:
 # --------------------------------------------------------------------------
 
 
-def ensure_sources(root: Path, log: Log = print) -> dict[str, Path]:
+def ensure_sources(root: Path, log: Log = print, deps: Path | None = None) -> dict[str, Path]:
     """Make sure the pinned MicroPython and lwIP trees exist; return their paths.
 
-    ``root`` is the pyunik checkout (the directory holding ``west.yml``). The
+    ``root`` is pyunik's tree (the directory holding ``west.yml`` and
+    ``patches/``; see pyunik/paths.py); ``deps`` where the trees go (default:
+    pyunik.paths.DEPS for pyunik's own tree, else ``<root>/deps``). The
     result maps ``"micropython"`` and ``"lwip"`` to absolute paths, normally
-    ``<root>/deps/<name>`` but the user's own tree when ``MICROPY_DIR`` or
+    ``<deps>/<name>`` but the user's own tree when ``MICROPY_DIR`` or
     ``LWIP_DIR`` is set. Safe to call repeatedly and from concurrent
     processes: a consistent stamp makes it return at once, and the slow path
     holds a lock on ``deps/``.
@@ -251,7 +254,10 @@ def ensure_sources(root: Path, log: Log = print) -> dict[str, Path]:
     Raises :class:`SourcesError` when some tree cannot be obtained.
     """
     root = Path(root).resolve()
-    deps = root / "deps"
+    if deps is None:
+        # pyunik's own tree: where paths.py says (never inside an installed package).
+        deps = paths.DEPS if root == paths.ROOT.resolve() else root / "deps"
+    deps = Path(deps).resolve()
     env = _env_snapshot()
     patches = _patch_digests(root)
     cached = _read_stamp(deps, env, patches)
@@ -405,15 +411,9 @@ def _write_stamp(
     os.replace(tmp, deps / STAMP_NAME)
 
 
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    """Hold an exclusive advisory lock, so parallel builds fetch only once."""
-    with path.open("a") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+def _locked(path: Path) -> filelock.FileLock:
+    """An exclusive lock (filelock), so parallel builds fetch only once."""
+    return filelock.FileLock(path)
 
 
 # --------------------------------------------------------------------------
@@ -700,20 +700,16 @@ def _proxy_configured() -> bool:
 
 
 def _west_project_url(manifest: Path, project: str) -> str:
-    """The fetch URL of ``project`` in ``manifest``, resolved as west does."""
-    import yaml  # west depends on PyYAML; imported late to keep the fast path lean
+    """The fetch URL of ``project`` in ``manifest``, as west's own manifest API resolves it."""
+    from west.manifest import ImportFlag, MalformedManifest, Manifest  # imported late: the fast path skips west
 
-    data = yaml.safe_load(manifest.read_text(encoding="utf-8"))["manifest"]
-    remotes = {r["name"]: r["url-base"] for r in data.get("remotes", [])}
-    defaults = data.get("defaults", {})
-    for p in data.get("projects", []):
-        if p["name"] != project:
-            continue
-        if "url" in p:
-            return str(p["url"])
-        remote = p.get("remote", defaults.get("remote"))
-        return f"{remotes[remote]}/{p.get('repo-path', p['name'])}"
-    raise _MethodFailed(f"project {project!r} not in {manifest}")
+    try:
+        parsed = Manifest.from_data(manifest.read_text(encoding="utf-8"), import_flags=ImportFlag.IGNORE)
+        return str(parsed.get_projects([project])[0].url)
+    except MalformedManifest as exc:
+        raise _MethodFailed(f"{manifest}: {exc}") from None
+    except ValueError:  # get_projects: no such project
+        raise _MethodFailed(f"project {project!r} not in {manifest}") from None
 
 
 def _probe(host: str, port: int, timeout: float) -> str | None:

@@ -63,7 +63,6 @@ Typical use::
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import gzip
 import hashlib
 import json
@@ -72,7 +71,6 @@ import os
 import re
 import shlex
 import shutil
-import signal
 import socket
 import struct
 import subprocess
@@ -81,14 +79,18 @@ import tempfile
 import termios
 import threading
 import time
-import tty
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import filelock
+
+from pyunik import cpio as cpio_module
+from pyunik import debian, sizes
 from pyunik.board import ROOT
-from pyunik.vm import HEADLESS, QEMU, QemuCommand, Running, VmError, require_qemu
+from pyunik.cpio import Cpio
+from pyunik.vm import HEADLESS, QEMU, QemuCommand, Running, VmError, require_qemu, start_with_pty
 
 if TYPE_CHECKING:
     import serial
@@ -337,34 +339,27 @@ class XenRigError(VmError):
 def _recipe_hash() -> str:
     """What the assembled files depend on besides the .deb files: this
     module's source (the init, the module and package lists, the assembly
-    code). Editing it reassembles from the cached packages (seconds, no
-    download)."""
-    return hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
+    code) and the shared helpers it assembles with (the cpio writer, the
+    library closure). Editing one reassembles from the cached packages
+    (seconds, no download)."""
+    digest = hashlib.sha256()
+    for module in (Path(__file__), Path(cpio_module.__file__), Path(debian.__file__)):
+        digest.update(module.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def _apt_download(packages: Iterable[str], dest: Path) -> None:
-    """``apt-get download`` into ``dest`` (as root, without the _apt sandbox,
-    which cannot write into a root-owned build directory)."""
-    argv = ["apt-get", "-q", "download", *packages]
-    if os.geteuid() == 0:
-        argv[1:1] = ["-o", "APT::Sandbox::User=root"]
-    result = subprocess.run(argv, cwd=dest, capture_output=True, text=True)
-    if result.returncode:
-        raise XenRigError(f"apt-get download failed: {result.stderr.strip() or result.stdout.strip()}")
+    try:
+        debian.download(packages, dest)
+    except debian.DebianError as exc:
+        raise XenRigError(str(exc)) from None
 
 
 def _kernel_package() -> str:
-    """The versioned kernel package linux-image-amd64 depends on."""
-    result = subprocess.run(["apt-cache", "depends", KERNEL_METAPACKAGE], capture_output=True, text=True)
-    found = re.search(r"Depends: (linux-image-\S+-amd64)\b", result.stdout)
-    if not found:
-        raise XenRigError(f"apt-cache depends {KERNEL_METAPACKAGE} names no kernel (run apt-get update?)")
-    return found.group(1)
-
-
-def _deb_for(debs: Path, package: str) -> Path | None:
-    found = sorted(debs.glob(f"{package}_*.deb"))
-    return found[-1] if found else None
+    try:
+        return debian.kernel_package(KERNEL_METAPACKAGE)
+    except debian.DebianError as exc:
+        raise XenRigError(str(exc)) from None
 
 
 def _elf_sections(data: bytes) -> dict[str, bytes]:
@@ -488,95 +483,15 @@ def _read_kernel_deb(deb: Path) -> _KernelFiles:
     return _KernelFiles(release, _vmlinux_from_bzimage(bzimage), {name: kept[name] for name in order})
 
 
-def _dynamic(path: Path) -> tuple[str, list[str]]:
-    """An ELF file's program interpreter and DT_NEEDED sonames (readelf)."""
-    out = subprocess.run(["readelf", "-l", "-d", "-W", str(path)], capture_output=True, text=True).stdout
-    interp = re.search(r"Requesting program interpreter: ([^\]]+)\]", out)
-    return (interp.group(1) if interp else ""), re.findall(r"\(NEEDED\)\s+Shared library: \[([^\]]+)\]", out)
-
-
 def _library_closure(root: Path, programs: Iterable[str], libdirs: Iterable[str]) -> dict[str, Path]:
-    """The shared libraries ``programs`` load, as {path in the initramfs:
-    file under root}. Only these go into the initramfs (glibc alone brings
-    dozens more). A soname not found is an error naming it: add its
-    package to PACKAGES."""
-    dirs = list(libdirs)
-    todo = [root / p for p in programs]
-    seen: set[Path] = set()
-    found: dict[str, Path] = {}
-    missing: set[str] = set()
-
-    def add(soname: str) -> None:
-        for d in dirs:
-            candidate = root / d / soname
-            if candidate.exists():
-                found[f"{d}/{soname}"] = candidate.resolve()
-                todo.append(candidate.resolve())
-                return
-        missing.add(soname)
-
-    # glibc dlopen()s libgcc_s.so.1 (pthread_cancel, unwinding): no
-    # DT_NEEDED names it, and xl dies without it.
-    add("libgcc_s.so.1")
-    while todo:
-        path = todo.pop()
-        if path in seen:
-            continue
-        seen.add(path)
-        interp, needed = _dynamic(path)
-        if interp:
-            target = (root / interp.lstrip("/")).resolve()
-            if not target.is_relative_to(root.resolve()):  # an absolute symlink
-                target = root / os.readlink(root / interp.lstrip("/")).lstrip("/")
-            if target.exists():
-                found[interp.lstrip("/")] = target
-            else:
-                missing.add(interp)
-        for soname in needed:
-            add(soname)
-    if missing:
-        raise XenRigError(f"dom0 libraries missing: {', '.join(sorted(missing))}; add their packages to PACKAGES")
-    return found
-
-
-class _Cpio:
-    """An initramfs in the kernel's "newc" cpio format, written directly
-    (no cpio tool needed)."""
-
-    def __init__(self) -> None:
-        self._chunks: list[bytes] = []
-        self._ino = 0
-        self._dirs: set[str] = set()
-
-    def _entry(self, name: str, mode: int, data: bytes = b"") -> None:
-        self._ino += 1
-        encoded = name.encode() + b"\0"
-        fields = (self._ino, mode, 0, 0, 1, 0, len(data), 0, 0, 0, 0, len(encoded), 0)
-        header = b"070701" + b"".join(b"%08x" % f for f in fields)
-        self._chunks.append(header + encoded + b"\0" * (-(len(header) + len(encoded)) % 4))
-        self._chunks.append(data + b"\0" * (-len(data) % 4))
-
-    def directory(self, name: str) -> None:
-        name = name.strip("/")
-        if not name or name in self._dirs:
-            return
-        self.directory(os.path.dirname(name))
-        self._dirs.add(name)
-        self._entry(name, 0o040755)
-
-    def file(self, name: str, data: bytes, mode: int = 0o644) -> None:
-        name = name.strip("/")
-        self.directory(os.path.dirname(name))
-        self._entry(name, 0o100000 | mode, data)
-
-    def symlink(self, name: str, target: str) -> None:
-        name = name.strip("/")
-        self.directory(os.path.dirname(name))
-        self._entry(name, 0o120777, target.encode())
-
-    def bytes(self) -> bytes:
-        self._entry("TRAILER!!!", 0)
-        return b"".join(self._chunks)
+    """The shared libraries ``programs`` load (pyunik.debian.library_closure):
+    only these go into the initramfs (glibc alone brings dozens more). glibc
+    dlopen()s libgcc_s.so.1 (pthread_cancel, unwinding): no DT_NEEDED names
+    it, and xl dies without it."""
+    try:
+        return debian.library_closure(root, programs, libdirs, dlopened=("libgcc_s.so.1",))
+    except debian.DebianError as exc:
+        raise XenRigError(f"dom0 {exc}; add their packages to PACKAGES") from None
 
 
 @dataclass(frozen=True)
@@ -858,9 +773,8 @@ class XenRig:
             self.timings["ensure_built"] = time.monotonic() - started
             return self.files
         self.cache_dir.mkdir(parents=True, exist_ok=True)
-        with (self.cache_dir / ".lock").open("w") as lock:
-            # Another process may be assembling the same cache: wait for it.
-            fcntl.flock(lock, fcntl.LOCK_EX)
+        # Another process may be assembling the same cache: wait for it.
+        with filelock.FileLock(self.cache_dir / ".lock"):
             if refresh:
                 shutil.rmtree(self.debs, ignore_errors=True)
             elif self.is_built():
@@ -874,13 +788,13 @@ class XenRig:
         self.debs.mkdir(parents=True, exist_ok=True)
 
         mark = time.monotonic()
-        kernel_pkg = _deb_for(self.debs, "linux-image-*-amd64")
-        wanted = [p for p in PACKAGES if _deb_for(self.debs, p) is None]
+        kernel_pkg = debian.deb_for(self.debs, "linux-image-*-amd64")
+        wanted = [p for p in PACKAGES if debian.deb_for(self.debs, p) is None]
         if kernel_pkg is None:
             wanted.append(_kernel_package())
         if wanted:
             _apt_download(wanted, self.debs)
-        kernel_deb = _deb_for(self.debs, "linux-image-*-amd64")
+        kernel_deb = debian.deb_for(self.debs, "linux-image-*-amd64")
         assert kernel_deb is not None
         costs["download"] = time.monotonic() - mark
 
@@ -888,7 +802,7 @@ class XenRig:
             root = Path(tmp)
             mark = time.monotonic()
             for package in PACKAGES:
-                deb = _deb_for(self.debs, package)
+                deb = debian.deb_for(self.debs, package)
                 assert deb is not None
                 subprocess.run(["dpkg-deb", "-x", str(deb), str(root)], check=True)
             costs["unpack"] = time.monotonic() - mark
@@ -922,7 +836,7 @@ class XenRig:
         self.timings["ensure_built"] = costs["total"]
 
     def _initramfs(self, root: Path, libraries: dict[str, Path], kernel: _KernelFiles) -> bytes:
-        cpio = _Cpio()
+        cpio = Cpio()
         for d in ("proc", "sys", "dev", "run", "tmp", "root", "etc", "mnt/share", "var/lib", "var/log"):
             cpio.directory(d)
         cpio.symlink("var/run", "/run")
@@ -954,7 +868,7 @@ class XenRig:
         cpio.file("etc/pyunik/block", BLOCK_SCRIPT.encode(), 0o755)
         cpio.file("bin/pyunik-wait", WAIT.encode(), 0o755)
         cpio.file("bin/pyunik-attach", ATTACH.encode(), 0o755)
-        return cpio.bytes()
+        return cpio.finish()
 
     # -- booting --
 
@@ -1236,54 +1150,21 @@ def _xl_string(text: str) -> str:
     return f"'{text}'" if '"' in text else f'"{text}"'
 
 
-def _die_with_parent_hook() -> Callable[[], None]:
-    """A preexec_fn for QEMU: SIGKILL when the thread that started it ends,
-    so that a killed test run does not leave Xen running in the background.
-    prctl is looked up here, in the parent: the child only calls it (no
-    import or allocation between fork and exec, where another thread's lock
-    could be held)."""
-    import ctypes
-
-    prctl = ctypes.CDLL(None, use_errno=True).prctl
-    pr_set_pdeathsig = 1
-
-    def hook() -> None:
-        prctl(pr_set_pdeathsig, signal.SIGKILL)
-
-    return hook
-
-
 def _start_qemu(command: QemuCommand, log: Path) -> Running:
-    """pyunik.vm.start_with_pty's technique (QEMU's stdio on the master of a
-    pty whose slave we keep open, so nothing is lost before a reader comes),
-    plus: QEMU dies with us."""
-    master, slave = os.openpty()
-    tty.setraw(slave)
-    with log.open("wb") as err:
-        try:
-            proc = subprocess.Popen(
-                command.argv,
-                stdin=master,
-                stdout=master,
-                stderr=err,
-                start_new_session=True,
-                preexec_fn=_die_with_parent_hook(),
-            )
-        except OSError as exc:
-            os.close(master)
-            os.close(slave)
-            raise XenRigError(f"cannot start {command.argv[0]}: {exc}") from None
-    return Running(proc, os.ttyname(slave), master, slave)
+    """QEMU on a pty (pyunik.vm.start_with_pty), killed when we end."""
+    try:
+        return start_with_pty(command, log=log, die_with_parent=True)
+    except VmError as exc:
+        raise XenRigError(str(exc)) from None
 
 
 def megabytes(size: str) -> int:
     """A QEMU-style size ("32M", "1434K", "1G", bytes) in whole MiB, rounded
     up: xl's memory= is in MiB."""
-    found = re.fullmatch(r"(\d+)([KMG]?)", size.strip().upper())
-    if not found:
-        raise XenRigError(f"memory size {size!r}: give a size like 32M")
-    scale = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}[found.group(2)]
-    return max(1, -(-int(found.group(1)) * scale // (1 << 20)))
+    try:
+        return sizes.mebibytes(size)
+    except sizes.SizeError as exc:
+        raise XenRigError(f"memory: {exc}") from None
 
 
 class _ShutdownWatch:

@@ -21,7 +21,6 @@
 // Xen replaces the RAM behind this page with the shared info page.
 static shared_info_t shared_info_page __attribute__((aligned(4096)));
 static bool present;
-static domid_t domid = DOMID_SELF;
 
 typedef struct {
     xen_evtchn_handler_t handler;
@@ -32,14 +31,6 @@ static evtchn_slot_t handlers[EVTCHN_2L_NR_CHANNELS];
 
 bool xen_present(void) {
     return present;
-}
-
-domid_t xen_domid(void) {
-    return domid;
-}
-
-shared_info_t *xen_shared_info(void) {
-    return &shared_info_page;
 }
 
 uint64_t xen_hvm_param(unsigned index) {
@@ -124,8 +115,8 @@ static uint64_t xen_wallclock_ns(void) {
     return sec * 1000000000ULL + nsec + xen_system_time();
 }
 
+// pvboot_shutdown() has flushed the consoles (the PV console's ring) already.
 static void xen_shutdown(int status, int reboot) {
-    xen_console_flush();
     struct sched_shutdown shutdown = {
         .reason = reboot ? SHUTDOWN_reboot : status == 0 ? SHUTDOWN_poweroff : SHUTDOWN_crash,
     };

@@ -91,7 +91,7 @@ static void console_resume(void) {
     pvboot_irq_restore(flags);
 }
 
-void xen_console_flush(void) {
+static void console_flush(void) {
     if (cons == NULL) {
         return;
     }
@@ -107,6 +107,7 @@ static pvboot_console_t xen_console = {
     .write = console_write,
     .read = NULL,
     .resume = console_resume,
+    .flush = console_flush,
 };
 
 void xen_console_init(void) {

@@ -17,8 +17,6 @@
 
 // True once xen_init() found Xen and set up shared info and events.
 bool xen_present(void);
-domid_t xen_domid(void);
-shared_info_t *xen_shared_info(void);
 
 // HVM parameters (HVM_PARAM_CONSOLE_PFN ...); 0 when Xen says no.
 uint64_t xen_hvm_param(unsigned index);
@@ -47,8 +45,6 @@ int xen_store_request_tx(uint32_t tx_id, uint32_t type, const char *const *parts
 int xen_store_next_event(char *buf, size_t size);
 // Take watch events off the ring without waiting (between requests).
 void xen_store_pump(void);
-
-void xen_console_flush(void);
 
 // ---- xenbus: a front end's side of the device handshake (xenbus.c) ----
 

@@ -3,7 +3,9 @@
 The hypervisor passes one line (QEMU ``-append``, Xen ``cmdline=``/``extra=``).
 What comes before a lone ``--`` is for the image: ``key=value`` options (a
 word without ``=`` is an option set to ``True``). What comes after ``--`` is
-the app's, and is also ``sys.argv[1:]``::
+the app's, and is also ``sys.argv[1:]``. Words are split on whitespace
+(space, tab, newline, vertical tab, form feed, CR), as pvboot_cmdline_word()
+splits them for sys.argv and the C options::
 
     -append "heap=8M verbose -- input.json 3"
 

@@ -13,25 +13,35 @@
 #include "pvboot_internal.h"
 
 static bool is_space(char c) {
+    // MicroPython's unichar_isspace for ASCII: what str.split() splits on.
     return c == ' ' || (c >= '\t' && c <= '\r');
+}
+
+const char *pvboot_cmdline_word(const char **cursor, size_t *len) {
+    const char *p = *cursor;
+    while (is_space(*p)) {
+        p++;
+    }
+    if (*p == '\0') {
+        *cursor = p;
+        return NULL;
+    }
+    const char *word = p;
+    while (*p != '\0' && !is_space(*p)) {
+        p++;
+    }
+    *cursor = p;
+    *len = (size_t)(p - word);
+    return word;
 }
 
 const char *pvboot_cmdline_option(const char *key, size_t *len) {
     size_t klen = strlen(key);
     const char *p = pvboot_start_info()->cmdline;
     const char *found = NULL;
-    while (*p != '\0') {
-        while (is_space(*p)) {
-            p++;
-        }
-        const char *word = p;
-        while (*p != '\0' && !is_space(*p)) {
-            p++;
-        }
-        size_t wlen = (size_t)(p - word);
-        if (wlen == 0) {
-            break; // only whitespace was left
-        }
+    const char *word;
+    size_t wlen;
+    while ((word = pvboot_cmdline_word(&p, &wlen)) != NULL) {
         if (wlen == 2 && word[0] == '-' && word[1] == '-') {
             break;
         }

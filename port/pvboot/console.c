@@ -60,6 +60,14 @@ void pvboot_console_write(const char *buf, size_t len) {
     }
 }
 
+void pvboot_console_flush(void) {
+    for (pvboot_console_t *c = consoles; c != NULL; c = c->next) {
+        if (c->flush != NULL) {
+            c->flush();
+        }
+    }
+}
+
 int pvboot_console_read(void) {
     for (pvboot_console_t *c = consoles; c != NULL; c = c->next) {
         if (c->read != NULL) {

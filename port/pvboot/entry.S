@@ -7,6 +7,9 @@
  */
 #include <xen/elfnote.h>
 
+/* PVBOOT_EXIT_PORT, when the board has an exit device (shutdown.c). */
+#include "board_config.h"
+
 #define CR0_PE (1 << 0)
 #define CR0_MP (1 << 1)
 #define CR0_EM (1 << 2)
@@ -105,7 +108,8 @@ no_apic:
     jmp fail32
 no_long_mode:
     movl $no_long_mode_msg, %esi
-    /* Print the string at %esi on COM1 and stop with status 125. */
+    /* Print the string at %esi on COM1 and stop with status 125 (through the
+     * exit device when the board has one, else by halting). */
 fail32:
 3:  lodsb
     testb %al, %al
@@ -113,9 +117,12 @@ fail32:
     movw $0x3f8, %dx
     outb %al, %dx
     jmp 3b
-4:  movw $0xf4, %dx
+4:
+#ifdef PVBOOT_EXIT_PORT
+    movw $PVBOOT_EXIT_PORT, %dx
     movl $125, %eax
     outl %eax, %dx
+#endif
 5:  hlt
     jmp 5b
 

@@ -81,6 +81,13 @@ typedef struct {
 /* The start info pvboot_main() was given, for later readers. */
 const pvboot_start_info_t *pvboot_start_info(void);
 
+/* The next word of a command line: *cursor moves past it. Words are split
+ * on ASCII whitespace (space, \t, \n, \v, \f, \r), exactly as MicroPython's
+ * str.split() splits them for the frozen cmdline module, so C (sys.argv,
+ * pvboot_cmdline_option) and Python see the same words. Returns the word's
+ * start and sets *len, or returns NULL at the end of the line. */
+const char *pvboot_cmdline_word(const char **cursor, size_t *len);
+
 /* The value of a key=value word on the command line before a lone "--"
  * (the image's options; the frozen cmdline module reads the same words),
  * or NULL when there is none. The value is not NUL-terminated: *len is its
@@ -131,6 +138,10 @@ typedef struct pvboot_console {
     /* For interrupt-driven input: called when the receiver has room again
      * after the driver stopped taking input (see pvboot_console_room). */
     void (*resume)(void);
+    /* Optional: wait (bounded) until the other side has taken what was
+     * written (a ring the hypervisor's console daemon drains). Called by
+     * pvboot_shutdown() and pvboot_reboot(), so last words are not lost. */
+    void (*flush)(void);
     struct pvboot_console *next; /* owned by pvboot */
 } pvboot_console_t;
 
@@ -148,6 +159,8 @@ void pvboot_console_set_receiver(void (*receive)(int c), size_t (*room)(void));
 /* The port calls this after taking input out of its buffer. */
 void pvboot_console_resume(void);
 void pvboot_console_write(const char *buf, size_t len);
+/* Every console's flush(), in turn. */
+void pvboot_console_flush(void);
 /* A byte from the first console that has one, or -1. Never blocks. */
 int pvboot_console_read(void);
 /* printf-like, for diagnostics only: %s %c %d %u %x %lx %lu %ld %p %%;
@@ -300,8 +313,9 @@ typedef enum {
 pvboot_hypervisor_t pvboot_hypervisor(void);
 
 /* Stop the machine with an exit status. A hypervisor's own way down
- * (pvboot_shutdown_register: Xen's SCHEDOP_shutdown) is tried first; on QEMU
- * the status goes to the isa-debug-exit device (port 0xf4), so QEMU exits
+ * (pvboot_shutdown_register: Xen's SCHEDOP_shutdown) is tried first; on QEMU,
+ * when the board has the isa-debug-exit plugin (which defines
+ * PVBOOT_EXIT_PORT), the status goes to that device (port 0xf4), so QEMU exits
  * with (status << 1) | 1 and status 0 becomes QEMU's exit status 1 - see
  * pyunik/vm.py, which maps it back. A status other than 0 is first reported
  * to a pvpanic device (port 0x505) if there is one, so that libvirt sees a

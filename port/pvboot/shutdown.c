@@ -3,8 +3,9 @@
  */
 #include "pvboot_internal.h"
 
-/* QEMU's isa-debug-exit device, as the boards configure it. */
-#define DEBUG_EXIT_PORT (0xf4)
+/* PVBOOT_EXIT_PORT: the I/O port of an exit device (QEMU's isa-debug-exit),
+ * defined only when the board selects the plugin that adds the device. */
+#include "board_config.h"
 
 /* QEMU's pvpanic ISA device (libvirt's <panic model='isa'/>). Reading the
  * port gives the events it supports; with no device it reads 0xff. */
@@ -77,13 +78,17 @@ static void report_panic(int status) {
 }
 
 void pvboot_shutdown(int status) {
+    pvboot_console_flush();
     if (hypervisor_shutdown != NULL) {
         hypervisor_shutdown(status, 0);
     }
     report_panic(status);
-    pvboot_outl(DEBUG_EXIT_PORT, (uint32_t)status);
-    /* Still here: no exit device. ACPI's power-off ends QEMU with status 0,
-     * so a failure says its status on the console first. */
+#ifdef PVBOOT_EXIT_PORT
+    pvboot_outl(PVBOOT_EXIT_PORT, (uint32_t)status);
+#endif
+    /* Still here: no exit device (the board has no isa-debug-exit plugin, or
+     * QEMU no such device). ACPI's power-off ends QEMU with status 0, so a
+     * failure says its status on the console first. */
     if (status != 0) {
         pvboot_printf("pvboot: exit status %d (no isa-debug-exit device to give it to the host)\n", status);
     }
@@ -93,6 +98,7 @@ void pvboot_shutdown(int status) {
 }
 
 void pvboot_reboot(void) {
+    pvboot_console_flush();
     if (hypervisor_shutdown != NULL) {
         hypervisor_shutdown(0, 1);
     }

@@ -136,3 +136,13 @@ def test_frozen_bytecode_runs_from_rodata(image_for) -> None:  # type: ignore[no
     }
     assert int(match.group(1), 16) == addr["__rodata_start"]
     assert int(match.group(2), 16) == addr["__rodata_end"]
+
+
+def test_c_and_python_split_the_command_line_alike(image_for) -> None:  # type: ignore[no-untyped-def]
+    # Tabs, vertical tabs, form feeds and runs of spaces: port/app.c (sys.argv)
+    # and port/frozen/cmdline.py (str.split) once split these differently.
+    status, out = run_app(image_for, APPS / "words", cmdline="a=1\tverbose \x0b -- x\ty\x0cz   w")
+    assert "argv: ['x', 'y', 'z', 'w']" in out, out
+    assert "args: ['x', 'y', 'z', 'w']" in out, out
+    assert "options: [('a', '1'), ('verbose', True)]" in out, out
+    assert status == 0

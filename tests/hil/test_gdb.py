@@ -58,6 +58,31 @@ class GdbOutput:
             time.sleep(0.05)
 
 
+def gdb_batch(guest: Guest, repl, commands: list[str], line: str) -> str:  # type: ignore[no-untyped-def]
+    """Run gdb in batch mode on the guest; once its breakpoint is set, type
+    ``line`` at the REPL (the UART holds it while gdb has the guest stopped).
+    Returns gdb's output, after gdb exited 0."""
+    proc = subprocess.Popen(
+        debug.gdb_argv(guest.elf, guest.gdb_port, commands, batch=True),  # type: ignore[attr-defined]
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        out = GdbOutput(proc)
+        # gdb has stopped the guest; `continue` inserts the breakpoint before
+        # the guest runs again, so the line may be typed now.
+        out.wait_for("Breakpoint 1 at")
+        repl.line(line)
+        assert proc.wait(timeout=60) == 0, out.text
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    out._thread.join(timeout=5)
+    return out.text
+
+
 def test_gdb_breaks_in_a_builtin_reads_its_argument_and_the_repl_goes_on(guest, repl) -> None:  # type: ignore[no-untyped-def]
     assert "42" in repl.run("print(6 * 7)")
     commands = [
@@ -68,24 +93,11 @@ def test_gdb_breaks_in_a_builtin_reads_its_argument_and_the_repl_goes_on(guest, 
         "bt 4",
         "detach",
     ]
-    argv = debug.gdb_argv(guest.elf, guest.gdb_port, commands, batch=True)
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        out = GdbOutput(proc)
-        # gdb has stopped the guest; `continue` inserts the breakpoint before
-        # the guest runs again, so the line may be typed now (the UART holds it).
-        out.wait_for("Breakpoint 1 at")
-        repl.line("hash('pyunik')")
-        assert proc.wait(timeout=60) == 0, out.text
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    out._thread.join(timeout=5)
-    assert "Breakpoint 1, mp_builtin_hash" in out.text, out.text
-    assert "str 'pyunik'" in out.text, out.text
-    assert "$1 = 0" in out.text, out.text  # the GC is not locked in a builtin
-    assert "mp_call_function" in out.text or "fun_builtin" in out.text, out.text
+    text = gdb_batch(guest, repl, commands, "hash('pyunik')")
+    assert "Breakpoint 1, mp_builtin_hash" in text, text
+    assert "str 'pyunik'" in text, text
+    assert "$1 = 0" in text, text  # the GC is not locked in a builtin
+    assert "mp_call_function" in text or "fun_builtin" in text, text
     # Detached: the guest runs on, the line finishes and the REPL answers.
     repl.expect(">>> ")
     assert "7" in repl.run("print(3 + 4)")
@@ -97,23 +109,8 @@ def test_gdb_prints_the_python_traceback_of_an_exception_being_raised(guest, rep
     # The first nlr_jump is the raise inside int(); the second is the
     # re-raise out of parse(), when the VM has added parse's frame.
     commands = ["break nlr_jump", "ignore 1 1", "continue", "mp-traceback val", "detach"]
-    proc = subprocess.Popen(
-        debug.gdb_argv(guest.elf, guest.gdb_port, commands, batch=True),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        out = GdbOutput(proc)
-        out.wait_for("Breakpoint 1 at")
-        repl.line("parse('pyunik')")
-        assert proc.wait(timeout=60) == 0, out.text
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    out._thread.join(timeout=5)
-    assert 'File "<stdin>", line 1, in parse' in out.text, out.text
-    assert "ValueError: invalid syntax for integer with base 10: 'pyunik'" in out.text, out.text
+    text = gdb_batch(guest, repl, commands, "parse('pyunik')")
+    assert 'File "<stdin>", line 1, in parse' in text, text
+    assert "ValueError: invalid syntax for integer with base 10: 'pyunik'" in text, text
     repl.expect(">>> ")
     assert "7" in repl.run("print(3 + 4)")

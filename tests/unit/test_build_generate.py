@@ -71,18 +71,28 @@ def test_board_config_h(out: Path) -> None:
     lines = read(out, "board_config.h").splitlines()
     assert "#pragma once" in lines
     assert '#define MICROPY_HW_BOARD_NAME "qemu-microvm"' in lines
-    assert '#define PYUNIK_BOARD_NAME "qemu-microvm"' in lines
-    assert "#define PYUNIK_PLUGIN_UART16550 (1)" in lines
-    assert "#define PYUNIK_PLUGIN_ISA_DEBUG_EXIT (1)" in lines  # '-' becomes '_'
     assert "#define UART16550_PORT (0x3f8)" in lines
     assert "#define UART16550_BAUD (115200)" in lines
+    assert "#define PVBOOT_EXIT_PORT (0xf4)" in lines  # the isa-debug-exit plugin's
 
 
-def test_board_config_defines_every_selected_plugin(out: Path, microvm: boards.Board) -> None:
+def test_no_exit_device_without_its_plugin(tmp_path: Path, microvm: boards.Board) -> None:
+    # The exit port is the plugin's: without it pvboot never writes to 0xf4
+    # and QEMU gets no isa-debug-exit device.
+    plain = dataclasses.replace(microvm, plugins={k: v for k, v in microvm.plugins.items() if k != "isa-debug-exit"})
+    selected = resolved(plain)
+    generate(plain, selected, tmp_path)
+    assert "PVBOOT_EXIT_PORT" not in read(tmp_path, "board_config.h")
+    assert not any("isa-debug-exit" in arg for _, c in selected for arg in c.qemu_args)
+    with_device = resolved(microvm)
+    assert any("isa-debug-exit,iobase=0xf4" in arg for _, c in with_device for arg in c.qemu_args)
+
+
+def test_board_config_holds_only_what_c_reads(out: Path) -> None:
+    # The board's name (MicroPython's) and the plugins' own defines; no
+    # per-plugin or per-board markers that no C file reads.
     text = read(out, "board_config.h")
-    for sel, _ in resolved(microvm):
-        ident = re.sub(r"[^0-9A-Za-z]", "_", sel.name).upper()
-        assert f"#define PYUNIK_PLUGIN_{ident} (1)" in text
+    assert "PYUNIK_PLUGIN_" not in text and "PYUNIK_BOARD_NAME" not in text
 
 
 def test_board_init_c(out: Path) -> None:
@@ -129,7 +139,6 @@ def test_frozen_modules_and_packages(tmp_path: Path, microvm: boards.Board) -> N
     assert f"package('netpkg', base_path={str(package.parent)!r})" in lines
     assert f"module('helper.py', base_path={str(module.parent)!r})" in lines
     assert "/elsewhere/x.c" in mk_vars(out)["BOARD_SRC_C"].split()  # outside the repository: absolute
-    assert "#define PYUNIK_PLUGIN_T_FROZEN (1)" in read(out, "board_config.h")
 
 
 def test_unchanged_files_are_not_rewritten(out: Path, microvm: boards.Board) -> None:

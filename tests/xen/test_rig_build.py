@@ -1,5 +1,5 @@
 """The rig's assembly helpers, without booting anything: module load order,
-the cpio writer, the vmlinux unpacker, sizes and xl strings."""
+the vmlinux unpacker (the cpio writer: tests/unit/test_cpio.py), sizes and xl strings."""
 
 from __future__ import annotations
 
@@ -23,35 +23,6 @@ def test_module_cycles_and_unknown_modules_are_errors() -> None:
         xenrig._load_order(["a"], {"a": ["b"], "b": ["a"]})
     with pytest.raises(XenRigError, match="xen_evtchn is not in the kernel package"):
         xenrig._load_order(["xen-evtchn"], {})
-
-
-def _parse_newc(data: bytes) -> list[tuple[str, int, bytes]]:
-    """(name, mode, data) of each entry: the kernel's reading of the format."""
-    entries: list[tuple[str, int, bytes]] = []
-    offset = 0
-    while True:
-        assert data[offset : offset + 6] == b"070701"
-        fields = [int(data[offset + 6 + 8 * i : offset + 14 + 8 * i], 16) for i in range(13)]
-        mode, size, namesize = fields[1], fields[6], fields[11]
-        name_at = offset + 110
-        name = data[name_at : name_at + namesize - 1].decode()
-        body_at = name_at + namesize + (-(110 + namesize) % 4)
-        if name == "TRAILER!!!":
-            return entries
-        entries.append((name, mode, data[body_at : body_at + size]))
-        offset = body_at + size + (-size % 4)
-
-
-def test_cpio_newc_has_parents_first_and_aligned_entries() -> None:
-    cpio = xenrig._Cpio()
-    cpio.file("usr/lib/x/libfoo.so.1", b"abcde", 0o755)
-    cpio.symlink("var/run", "/run")
-    cpio.file("init", b"#!/bin/sh\n", 0o755)
-    entries = _parse_newc(cpio.bytes())
-    names = [name for name, _, _ in entries]
-    assert names == ["usr", "usr/lib", "usr/lib/x", "usr/lib/x/libfoo.so.1", "var", "var/run", "init"]
-    assert entries[3] == ("usr/lib/x/libfoo.so.1", 0o100755, b"abcde")
-    assert entries[5] == ("var/run", 0o120777, b"/run")
 
 
 def test_vmlinux_comes_out_of_a_bzimage() -> None:
