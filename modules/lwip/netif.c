@@ -184,6 +184,14 @@ static bool poll_network(void) {
         struct netif *netif = &netifs[i];
         pyunik_nic_t *nic = netif->state;
         nic->poll(nic);
+        if (nic->gone && netif_is_up(netif)) {
+            // lwIP's own way: an address change aborts the connections
+            // bound to the old address (tcp_netif_ip_addr_changed).
+            pvboot_printf("lwip: %s is gone; its connections are aborted\n", nic->name);
+            dhcp_stop(netif);
+            netif_set_addr(netif, IP4_ADDR_ANY4, IP4_ADDR_ANY4, IP4_ADDR_ANY4);
+            netif_set_down(netif);
+        }
         bool up = netif_is_link_up(netif);
         if (nic->link_up && !up) {
             netif_set_link_up(netif);

@@ -29,6 +29,11 @@ struct pyunik_nic {
     uint16_t mtu;      // the largest IP packet, 1500 on Ethernet
     bool link_up;      // kept current by the driver
     bool busy;         // poll() stopped with work left: poll again soon
+    // The device went away for good (e.g. its Xen backend closed): the
+    // stack takes its addresses off the interface, which aborts the TCP
+    // connections over it (their sockets raise OSError ECONNABORTED at
+    // once), and a new connection finds no route (EHOSTUNREACH).
+    bool gone;
     // Send one Ethernet frame of len bytes (without FCS). Returns 0, or a
     // negative errno: -ENOSPC when the device has no room now (the stack
     // then drops the frame; TCP retransmits), -EIO when it is broken.

@@ -45,6 +45,19 @@ int xen_store_request_tx(uint32_t tx_id, uint32_t type, const char *const *parts
 int xen_store_next_event(char *buf, size_t size);
 // Take watch events off the ring without waiting (between requests).
 void xen_store_pump(void);
+// A driver's watch: its events (matched by token) set `fired` instead of
+// going to the queue above. Register it before sending XS_WATCH with its
+// token (xenbus_watch does both); never unregistered (a driver's life).
+typedef struct xen_store_watch {
+    char token[48];
+    volatile bool fired;
+    struct xen_store_watch *next;
+} xen_store_watch_t;
+void xen_store_watch_register(xen_store_watch_t *w);
+// Thread context, never inside a store request: true (once) when the watch
+// fired since the last call. Takes what the store's interrupt announced
+// off the ring first, so a driver's poll sees it without any polling timer.
+bool xen_store_watch_fired(xen_store_watch_t *w);
 
 // ---- xenbus: a front end's side of the device handshake (xenbus.c) ----
 
@@ -80,6 +93,18 @@ typedef struct {
     unsigned long number;
 } xenbus_node_t;
 bool xenbus_write_nodes(const char *dir, const xenbus_node_t *nodes, size_t n);
+// Watch a device's backend state node for the rest of the domain's life
+// (xenstored fires it once at once, then on every change): `w` gets a token
+// of its own from `path`. False when xenstored refused the watch.
+bool xenbus_watch_state(xen_store_watch_t *w, const char *state_path);
+// The backend's state as the watch `w` on its node last saw it:
+// XENBUS_STATE_CONNECTED while the watch has not fired, else the node read
+// now (0 when it is gone). Thread context, never inside a store request.
+int xenbus_watched_state(xen_store_watch_t *w, const char *state_path);
+// Tell the backend this front end is Closed (after its backend left
+// Connected): blkback and netback then let go of the rings and grants, and
+// `xl block-detach` / `network-detach` complete at once.
+void xenbus_front_closed(const char *front_path);
 // A new unbound event channel for domain `remote`; 0 on failure.
 evtchn_port_t xen_evtchn_alloc_unbound(domid_t remote);
 

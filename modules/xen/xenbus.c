@@ -136,6 +136,32 @@ bool xenbus_write_nodes(const char *dir, const xenbus_node_t *nodes, size_t n) {
     return false;
 }
 
+bool xenbus_watch_state(xen_store_watch_t *w, const char *state_path) {
+    // The token: "pyunik-dev:" and the path's tail (unique per device:
+    // .../backend/vbd/D/N/state).
+    static const char prefix[] = "pyunik-dev:";
+    size_t len = strlen(state_path), room = sizeof(w->token) - sizeof(prefix);
+    const char *tail = len > room ? state_path + len - room : state_path;
+    memcpy(w->token, prefix, sizeof(prefix) - 1);
+    memcpy(w->token + sizeof(prefix) - 1, tail, strlen(tail) + 1);
+    xen_store_watch_register(w);
+    char reply[64];
+    const char *watch[] = { state_path, w->token };
+    return xen_store_request(XS_WATCH, watch, 2, reply, sizeof(reply)) >= 0;
+}
+
+int xenbus_watched_state(xen_store_watch_t *w, const char *state_path) {
+    if (!xen_store_watch_fired(w)) {
+        return XENBUS_STATE_CONNECTED; // nothing changed since the last look
+    }
+    return (int)xenbus_read_ulong(state_path, 0);
+}
+
+void xenbus_front_closed(const char *front_path) {
+    const xenbus_node_t closed[] = { { "state", NULL, XENBUS_STATE_CLOSED } };
+    xenbus_write_nodes(front_path, closed, 1);
+}
+
 evtchn_port_t xen_evtchn_alloc_unbound(domid_t remote) {
     struct evtchn_alloc_unbound op = { .dom = DOMID_SELF, .remote_dom = remote };
     if (pvboot_xen_hypercall(__HYPERVISOR_event_channel_op, EVTCHNOP_alloc_unbound, (uintptr_t)&op, 0, 0, 0) != 0) {

@@ -4,7 +4,10 @@
  * Requests are synchronous: write the request, notify, and let the CPU rest
  * (pvboot_yield) until the event channel says the reply is there. Watch
  * events can arrive at any time on the same ring; they are kept in a small
- * queue for xen_store_next_event(). Relative paths ("name") are resolved
+ * queue for xen_store_next_event(), except those of a driver's watch
+ * (xen_store_watch_t, by token), which only set that watch's flag: a
+ * driver looks at its flag in its own poll, and Python's queue never fills
+ * with events nobody there asked for. Relative paths ("name") are resolved
  * by xenstored against this domain's home, /local/domain/<domid>/.
  *
  * The ring's other side writes the indices and the replies' headers, and
@@ -31,6 +34,10 @@ static uint32_t next_req_id = 1;
 #define EVENT_QUEUE_SIZE (2048)
 static char events[EVENT_QUEUE_SIZE]; // records: u16 length, then path\0token\0
 static size_t events_len;
+// Drivers' watches, by token.
+static xen_store_watch_t *driver_watches;
+// Set by the store's interrupt: something came on the ring since the last pump.
+static volatile bool kicked;
 
 static bool broken;
 
@@ -44,7 +51,8 @@ static void store_broken(const char *what, uint32_t a, uint32_t b) {
 
 static void store_event(evtchn_port_t p, void *arg) {
     (void)p;
-    (void)arg; // the reader is woken by the interrupt itself
+    (void)arg; // a waiting request is woken by the interrupt itself
+    kicked = true;
 }
 
 static bool ring_write(const void *data, size_t len) {
@@ -111,7 +119,27 @@ static int fail(char *buf, size_t size, const char *error) {
     return -1;
 }
 
+static size_t bounded_strlen(const char *s, size_t max) {
+    size_t n = 0;
+    while (n < max && s[n] != '\0') {
+        n++;
+    }
+    return n;
+}
+
 static void queue_event(const char *body, uint32_t len) {
+    // body: path\0token\0; a driver's token only sets its watch's flag.
+    size_t path_len = bounded_strlen(body, len);
+    if (path_len < len) {
+        const char *token = body + path_len + 1;
+        size_t token_len = bounded_strlen(token, len - path_len - 1);
+        for (xen_store_watch_t *w = driver_watches; w != NULL; w = w->next) {
+            if (strlen(w->token) == token_len && memcmp(w->token, token, token_len) == 0) {
+                w->fired = true;
+                return;
+            }
+        }
+    }
     if (events_len + 2 + len > EVENT_QUEUE_SIZE) {
         return; // full: the oldest are kept, this one is dropped
     }
@@ -237,6 +265,22 @@ void xen_store_pump(void) {
             queue_event(body, header.len);
         }
     }
+}
+
+void xen_store_watch_register(xen_store_watch_t *w) {
+    w->fired = false;
+    w->next = driver_watches;
+    driver_watches = w;
+}
+
+bool xen_store_watch_fired(xen_store_watch_t *w) {
+    if (kicked) {
+        kicked = false; // before the pump: what comes during it kicks again
+        xen_store_pump();
+    }
+    bool fired = w->fired;
+    w->fired = false;
+    return fired;
 }
 
 void xen_store_init(void) {

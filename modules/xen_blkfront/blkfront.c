@@ -20,6 +20,14 @@
  * BLKIF_OP_FLUSH_DISKCACHE, or a WRITE_BARRIER when only that is offered.
  * Every index, id and operation the backend writes is checked; a backend
  * that breaks the rules stops the disk with one line, never corrupts memory.
+ *
+ * A backend that leaves Connected (`xl block-detach`, dom0 closing it): a
+ * xenstore watch on its state node (the event arrives on the store's event
+ * channel and ends the CPU's rest) is looked at in submit and poll; the
+ * request in flight and every later one fail with ENODEV at once (not after
+ * the layer's 30 s), the disk is dead, and the front end says Closed so the
+ * backend lets go. The pages stay granted and allocated: the backend may
+ * still have them mapped, and nothing reuses them.
  */
 #include <string.h>
 
@@ -51,6 +59,8 @@ typedef struct {
     pyunik_blockdev_t blk;
     char path[32];       // device/vbd/N
     char backend[96];    // /local/domain/0/backend/vbd/D/N
+    char backend_state[104]; // its state node, watched while connected
+    xen_store_watch_t watch;
     domid_t backend_id;
     blkif_vdev_t handle;
     evtchn_port_t port;
@@ -79,6 +89,21 @@ static void vbd_broken(vbd_t *v, const char *why) {
     }
 }
 
+// True when the backend has left Connected (then the disk is dead, with
+// one line, and the front end has said Closed).
+static bool backend_left(vbd_t *v) {
+    int state = xenbus_watched_state(&v->watch, v->backend_state);
+    if (state == XENBUS_STATE_CONNECTED) {
+        return false;
+    }
+    if (!v->blk.dead) {
+        v->blk.dead = true;
+        pvboot_printf("xen-blkfront %s: backend left Connected (state %d); disk no longer used\n", v->path, state);
+        xenbus_front_closed(v->path);
+    }
+    return true;
+}
+
 static void on_event(evtchn_port_t port, void *arg) {
     // Interrupt context: nothing to do. The interrupt ends the CPU's halt
     // and the block layer's wait polls the ring.
@@ -88,6 +113,9 @@ static void on_event(evtchn_port_t port, void *arg) {
 
 static int vbd_submit(pyunik_blockdev_t *blk, blockdev_op_t op, uint64_t sector, size_t len) {
     vbd_t *v = blk->priv;
+    if (backend_left(v)) {
+        return -MP_ENODEV;
+    }
     if (v->in_flight || RING_FULL(&v->ring)) {
         // The layer has one request in flight; an older one never answered.
         vbd_broken(v, "a request is still in flight");
@@ -162,7 +190,9 @@ static int vbd_poll(pyunik_blockdev_t *blk) {
         v->ring.sring->rsp_event = v->ring.rsp_cons + 1;
         xen_mb();
         if (v->ring.sring->rsp_prod == v->ring.rsp_cons) {
-            return BLOCKDEV_PENDING;
+            // No answer: has the backend gone away meanwhile? (Its watch
+            // event's interrupt ended the layer's rest.)
+            return backend_left(v) ? -MP_ENODEV : BLOCKDEV_PENDING;
         }
         return vbd_poll(blk);
     }
@@ -319,6 +349,11 @@ static bool vbd_start(vbd_t *v, const char *index) {
     if (!xenbus_write_nodes(v->path, connected, 1)) {
         pvboot_printf("xen-blkfront %s: could not write state Connected\n", v->path);
         return false;
+    }
+    xenbus_join(v->backend_state, sizeof(v->backend_state), v->backend, "state");
+    if (!xenbus_watch_state(&v->watch, v->backend_state)) {
+        pvboot_printf("xen-blkfront %s: no watch on the backend's state; a detach is seen only by timeout\n",
+            v->path);
     }
     pyunik_blockdev_t *blk = &v->blk;
     blk->driver = "xen-blkfront";

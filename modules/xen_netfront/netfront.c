@@ -14,6 +14,12 @@
  * read-only once) and its request pushed. Every id, offset and length the
  * backend writes is checked before use; a backend that breaks the rules
  * stops this NIC with one line, never corrupts memory.
+ *
+ * A backend that leaves Connected (`xl network-detach`, dom0 closing it):
+ * a xenstore watch on its state node (the event comes on the store's event
+ * channel: no timer) is looked at in poll and transmit; the NIC stops, the
+ * stack is told it is gone (its connections abort: OSError at once), and
+ * the front end says Closed so that the backend lets go of the rings.
  */
 #include <string.h>
 
@@ -41,6 +47,8 @@ typedef struct {
     pyunik_nic_t nic;
     char path[32];       // device/vif/N
     char backend[96];    // /local/domain/0/backend/vif/D/N
+    char backend_state[104]; // its state node, watched while connected
+    xen_store_watch_t watch;
     domid_t backend_id;
     evtchn_port_t port;
     int tx_ring_ref;
@@ -66,6 +74,22 @@ static void vif_broken(vif_t *v, const char *why) {
         v->nic.link_up = false;
         pvboot_printf("xen-netfront %s: %s; this NIC is stopped\n", v->path, why);
     }
+}
+
+// True when the backend has left Connected (then the NIC is stopped and
+// gone, with one line, and the front end has said Closed).
+static bool backend_left(vif_t *v) {
+    int state = xenbus_watched_state(&v->watch, v->backend_state);
+    if (state == XENBUS_STATE_CONNECTED) {
+        return false;
+    }
+    if (!v->nic.gone) {
+        v->nic.gone = true;
+        vif_broken(v, state == 0 ? "backend gone" : state == XENBUS_STATE_CLOSING ? "backend Closing"
+            : state == XENBUS_STATE_CLOSED ? "backend Closed" : "backend left Connected");
+        xenbus_front_closed(v->path);
+    }
+    return true;
 }
 
 static void on_event(evtchn_port_t port, void *arg) {
@@ -103,7 +127,7 @@ static void reclaim_tx(vif_t *v) {
 
 static int vif_transmit(pyunik_nic_t *nic, const void *frame, size_t len) {
     vif_t *v = nic->driver;
-    if (v->broken) {
+    if (v->broken || backend_left(v)) {
         return -EIO;
     }
     if (len > PAGE_SIZE) {
@@ -134,7 +158,7 @@ static int vif_transmit(pyunik_nic_t *nic, const void *frame, size_t len) {
 static void vif_poll(pyunik_nic_t *nic) {
     vif_t *v = nic->driver;
     v->interrupted = false;
-    if (v->broken) {
+    if (v->broken || backend_left(v)) {
         return;
     }
     int more;
@@ -200,85 +224,43 @@ static bool parse_mac(const char *text, uint8_t mac[6]) {
     return *text == '\0';
 }
 
-static void join(char *out, size_t size, const char *a, const char *b) {
-    size_t la = strlen(a), lb = strlen(b);
-    if (la + 1 + lb + 1 > size) {
-        out[0] = '\0';
-        return;
-    }
-    memcpy(out, a, la);
-    out[la] = '/';
-    memcpy(out + la + 1, b, lb + 1);
-}
-
-static void decimal(char *out, unsigned long v) {
-    char tmp[24];
-    int n = 0;
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v != 0);
-    while (n > 0) {
-        *out++ = tmp[--n];
-    }
-    *out = '\0';
-}
-
-// Writes the ring references, the event channel and the features, then
-// Connected, in one transaction; retried while xenstored says EAGAIN.
+// The ring references, the event channel and the features, then
+// Connected, in one transaction (xenbus_write_nodes retries it on EAGAIN).
 static bool publish(vif_t *v) {
-    static const char *const names[] = {
-        "tx-ring-ref", "rx-ring-ref", "event-channel", "request-rx-copy", "feature-rx-notify",
-        "feature-no-csum-offload", "state",
+    const xenbus_node_t nodes[] = {
+        { "tx-ring-ref", NULL, (unsigned long)v->tx_ring_ref },
+        { "rx-ring-ref", NULL, (unsigned long)v->rx_ring_ref },
+        { "event-channel", NULL, v->port },
+        { "request-rx-copy", NULL, 1 },
+        { "feature-rx-notify", NULL, 1 },
+        { "feature-no-csum-offload", NULL, 1 },
+        { "state", NULL, XENBUS_STATE_CONNECTED },
     };
-    unsigned long values[] = {
-        (unsigned long)v->tx_ring_ref, (unsigned long)v->rx_ring_ref, v->port, 1, 1, 1, XENBUS_STATE_CONNECTED,
-    };
-    char path[128], value[24];
-    for (int attempt = 0; attempt < 10; attempt++) {
-        uint32_t tx = xenbus_transaction_start();
-        if (tx == 0) {
-            return false;
-        }
-        bool ok = true;
-        for (size_t i = 0; i < sizeof(names) / sizeof(names[0]) && ok; i++) {
-            join(path, sizeof(path), v->path, names[i]);
-            decimal(value, values[i]);
-            ok = xenbus_write(tx, path, value) == 0;
-        }
-        int end = xenbus_transaction_end(tx, ok);
-        if (end == 0 && ok) {
-            return true;
-        }
-        if (end != 1) {
-            return false;
-        }
-    }
-    return false;
+    return xenbus_write_nodes(v->path, nodes, sizeof(nodes) / sizeof(nodes[0]));
 }
 
 static bool vif_start(vif_t *v, const char *index) {
     char path[128], value[96];
-    join(v->path, sizeof(v->path), "device/vif", index);
-    join(path, sizeof(path), v->path, "backend");
+    xenbus_join(v->path, sizeof(v->path), "device/vif", index);
+    xenbus_join(path, sizeof(path), v->path, "backend");
     if (xenbus_read(path, v->backend, sizeof(v->backend)) <= 0) {
         pvboot_printf("xen-netfront %s: no backend path\n", v->path);
         return false;
     }
-    join(path, sizeof(path), v->path, "backend-id");
+    xenbus_join(path, sizeof(path), v->path, "backend-id");
     v->backend_id = (domid_t)xenbus_read_ulong(path, 0);
-    join(path, sizeof(path), v->path, "mac");
+    xenbus_join(path, sizeof(path), v->path, "mac");
     if (xenbus_read(path, value, sizeof(value)) <= 0 || !parse_mac(value, v->nic.mac)) {
         pvboot_printf("xen-netfront %s: no valid mac in xenstore\n", v->path);
         return false;
     }
-    join(path, sizeof(path), v->backend, "state");
+    xenbus_join(path, sizeof(path), v->backend, "state");
     int state = xenbus_wait_state(path, 1u << XENBUS_STATE_INITWAIT | 1u << XENBUS_STATE_CONNECTED, HANDSHAKE_MS);
     if (state != XENBUS_STATE_INITWAIT && state != XENBUS_STATE_CONNECTED) {
         pvboot_printf("xen-netfront %s: backend never reached InitWait (state %d)\n", v->path, state);
         return false;
     }
-    join(path, sizeof(path), v->backend, "feature-rx-copy");
+    xenbus_join(path, sizeof(path), v->backend, "feature-rx-copy");
     if (xenbus_read_ulong(path, 0) != 1) {
         pvboot_printf("xen-netfront %s: backend cannot copy into our pages (no feature-rx-copy)\n", v->path);
         return false;
@@ -332,7 +314,7 @@ static bool vif_start(vif_t *v, const char *index) {
         pvboot_printf("xen-netfront %s: could not write the ring references to xenstore\n", v->path);
         return false;
     }
-    join(path, sizeof(path), v->backend, "state");
+    xenbus_join(path, sizeof(path), v->backend, "state");
     state = xenbus_wait_state(path, 1u << XENBUS_STATE_CONNECTED | 1u << XENBUS_STATE_CLOSING
         | 1u << XENBUS_STATE_CLOSED, HANDSHAKE_MS);
     if (state != XENBUS_STATE_CONNECTED) {
@@ -340,6 +322,10 @@ static bool vif_start(vif_t *v, const char *index) {
         return false;
     }
     xen_evtchn_notify(v->port);
+    xenbus_join(v->backend_state, sizeof(v->backend_state), v->backend, "state");
+    if (!xenbus_watch_state(&v->watch, v->backend_state)) {
+        pvboot_printf("xen-netfront %s: no watch on the backend's state; a detach is not seen\n", v->path);
+    }
 
     pyunik_nic_t *nic = &v->nic;
     nic->name = v->path;
