@@ -198,6 +198,48 @@ def chart_net(net: dict[str, Any], path: Path) -> None:
     plt.close(fig)
 
 
+#: bench/xen_io.py's figures, as the README's table and the chart name them.
+IO_LABELS = {
+    "create_to_prompt_s": "xl create -> `>>>` with a vif and two disks (s)",
+    "raw_write_mb_s": "blkfront raw write, 64 KiB requests + flush (MB/s)",
+    "raw_read_mb_s": "blkfront raw read, 64 KiB requests (MB/s)",
+    "file_write_mb_s": "littlefs on blkfront: 1 MiB file write + sync (MB/s)",
+    "file_read_mb_s": "littlefs on blkfront: 1 MiB file read (MB/s)",
+    "small_write_files_s": "littlefs on blkfront: 512 B files created + one sync (files/s)",
+    "small_read_files_s": "littlefs on blkfront: 512 B files read (files/s)",
+    "tcp_echo_p50_ms": "netfront: TCP echo RTT to dom0, 32 B, p50 (ms)",
+    "tcp_echo_p99_ms": "netfront: TCP echo RTT to dom0, 32 B, p99 (ms)",
+    "tcp_in_mb_s": "netfront: TCP bulk dom0 -> domU (MB/s)",
+    "tcp_out_mb_s": "netfront: TCP bulk domU -> dom0 (MB/s)",
+    "ping_p50_ms": "netfront: ping RTT from dom0, p50 (ms)",
+    "ping_p99_ms": "netfront: ping RTT from dom0, p99 (ms)",
+}
+
+
+def chart_xen_io(io: dict[str, Any], path: Path) -> None:
+    """pyunik's figures over dom0's, one bar per figure that has a base."""
+    plt = _plt()
+    ratios = io.get("ratio_to_dom0") or {}
+    keys = [k for k in IO_LABELS if k in ratios]
+    fig, ax = plt.subplots(figsize=(8, 0.4 * len(keys) + 1.2))
+    for y, key in enumerate(keys):
+        ax.barh(y, ratios[key], color="#2a7f62")
+        ax.text(ratios[key], y, f" {ratios[key]:.3g}x", va="center", fontsize=8)
+    ax.set_yticks(range(len(keys)), [IO_LABELS[k] for k in keys], fontsize=7)
+    ax.set_xscale("log")
+    ax.axvline(1.0, color="k", linewidth=0.8)
+    load = io.get("host_load_1min") or {}
+    ax.set_xlabel(
+        f"pyunik domU / dom0 of the same rig (an upper bound, not a guest); {io.get('runs')} runs, "
+        f"host load {load.get('before')}-{load.get('after')}",
+        fontsize=8,
+    )
+    ax.set_title("Xen netfront and blkfront (bench/xen_io.py)", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
 def chart_xen(xen: dict[str, Any], path: Path) -> None:
     plt = _plt()
     fig, ax = plt.subplots(figsize=(7, 3))
@@ -223,6 +265,8 @@ def chart_xen(xen: dict[str, Any], path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+    if xen.get("io"):
+        chart_xen_io(xen["io"], path.with_name("xen_io.png"))
 
 
 def chart_entropy(ent: dict[str, Any], path: Path) -> None:
@@ -304,6 +348,8 @@ def charts(results: dict[str, Any], out: Path) -> list[Path]:
             path = out / f"{name}.png"
             draw(entry, path)
             written.append(path)
+            if name == "xen" and entry.get("io"):
+                written.append(path.with_name("xen_io.png"))  # chart_xen draws it beside
     return written
 
 
@@ -485,21 +531,17 @@ def markdown(results: dict[str, Any]) -> str:
             + " |"
         )
         io = xen.get("io") or {}
-        names = {
-            "raw_write_mb_s": "blkfront raw write, 64 KiB requests + flush (MB/s)",
-            "raw_read_mb_s": "blkfront raw read, 64 KiB requests (MB/s)",
-            "file_write_mb_s": "littlefs on blkfront: 1 MiB file write + sync (MB/s)",
-            "file_read_mb_s": "littlefs on blkfront: 1 MiB file read (MB/s)",
-            "tcp_in_mb_s": "netfront: TCP bulk dom0 -> domU (MB/s)",
-            "ping_p50_ms": "netfront: ping RTT p50 from dom0 (ms)",
-        }
-        for key, label in names.items():
+        load = io.get("host_load_1min") or {}
+        for key, label in IO_LABELS.items():
             mine, base = (io.get("pyunik") or {}).get(key), (io.get("dom0") or {}).get(key)
             if mine is None:
                 continue
+            ratio = (io.get("ratio_to_dom0") or {}).get(key)
             lines.append(
-                f"| Xen domU {label}, {io.get('runs')} runs | {_fmt(mine, '', 3)} | dom0 {_fmt(base, '', 3)} "
-                f"| {_fmt((io.get('ratio_to_dom0') or {}).get(key), 'x', 3)} dom0 |"
+                f"| Xen domU {label}, {io.get('runs')} runs (failed {len((io.get('failed') or {}).get('pyunik', []))}; "
+                f"load {load.get('before', '?')}-{load.get('after', '?')}) | {_fmt(mine, '', 3)} "
+                f"| {'dom0 ' + _fmt(base, '', 3) if base is not None else 'no base'} "
+                f"| {_fmt(ratio, 'x', 3) + ' dom0 (an upper bound, not a guest)' if ratio is not None else '-'} |"
             )
     seal = results.get("seal", {})
     if "ratios" in seal:
