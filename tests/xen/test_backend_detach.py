@@ -25,7 +25,7 @@ DISK_WRITER = (
     b"exec(\"import os\\ni = 0\\ntry:\\n    while True:\\n        f = open('/f%d' % (i % 8), 'wb')\\n"
     b"        f.write(bytes(4096))\\n        f.close()\\n        os.sync()\\n        i += 1\\n"
     b"        if i == 3:\\n            print('WRITING')\\n"
-    b"except OSError as e:\\n    print('DISKERR', e.errno, i > 3)\\n\")\r"
+    b"except OSError as e:\\n    print('DISKERR', e.errno, i >= 3)\\n\")\r"
 )
 #: A connection from dom0, then a recv() that only the detach ends.
 NET_READER = (
