@@ -1,14 +1,15 @@
-"""Xen blkfront's ring parsing against a hostile backend, on the host.
+"""Xen blkfront's and netfront's ring parsing against a hostile backend, on the host.
 
-tests/unit/c/blkfront_hostile.c includes modules/xen_blkfront/blkfront.c
-whole (its submit and poll are static) with stand-ins for xenstore and
-pvboot, and writes the shared ring as a buggy or malicious backend would
-(response indices ahead or behind, unknown, stale or mismatched ids, 2000
-random rings), and moves the backend to Closing with a request in flight;
-under AddressSanitizer and UBSan: every case must stop the disk with one
-clear error and touch no memory outside the ring. The Xen console and
-xenstore rings have harnesses of their own; netfront's rx/tx parsing
-(vif_poll, reclaim_tx) can be driven the same way.
+tests/unit/c/blkfront_hostile.c and netfront_hostile.c include the driver's
+C file whole (its submit/poll/transmit are static) with stand-ins for
+xenstore, pvboot and the netif/block layers, and write the shared rings as
+a buggy or malicious backend would: response indices ahead or behind, slot
+ids unknown, stale, mismatched or not in flight, offsets and lengths beyond
+the page, 2000 random rings; and they move the backend to Closing/Closed
+with I/O in flight. Under AddressSanitizer and UBSan: every case must stop
+the device with one clear line (or drop the bad frame) and touch no memory
+outside the rings and their pages. The Xen console and xenstore rings have
+harnesses of their own.
 """
 
 from __future__ import annotations
@@ -17,13 +18,22 @@ import os
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from pyunik.board import ROOT
 
-HARNESS = Path(__file__).parent / "c" / "blkfront_hostile.c"
+C = Path(__file__).parent / "c"
+#: harness -> (the driver's module folder, the layer it feeds, checks it makes)
+HARNESSES = {
+    "blkfront_hostile": ("xen_blkfront", "block", 17),
+    "netfront_hostile": ("xen_netfront", "lwip", 14),
+}
 
 
-def test_hostile_blkif_rings_never_corrupt_memory(tmp_path: Path) -> None:
-    binary = tmp_path / "blkfront_hostile"
+@pytest.mark.parametrize("name", sorted(HARNESSES))
+def test_hostile_xen_rings_never_corrupt_memory(name: str, tmp_path: Path) -> None:
+    driver, layer, checks = HARNESSES[name]
+    binary = tmp_path / name
     subprocess.run(
         [
             "gcc",
@@ -33,14 +43,14 @@ def test_hostile_blkif_rings_never_corrupt_memory(tmp_path: Path) -> None:
             "-fno-sanitize-recover=all",
             "-Wall",
             "-Werror",
-            f"-I{HARNESS.parent / 'include'}",  # a py/mperrno.h without MicroPython's configuration
+            f"-I{C / 'include'}",  # a py/mperrno.h without MicroPython's configuration
             f"-I{ROOT / 'modules' / 'xen'}",
-            f"-I{ROOT / 'modules' / 'xen_blkfront'}",
-            f"-I{ROOT / 'modules' / 'block'}",
+            f"-I{ROOT / 'modules' / driver}",
+            f"-I{ROOT / 'modules' / layer}",
             f"-I{ROOT / 'port' / 'pvboot'}",
             "-o",
             str(binary),
-            str(HARNESS),
+            str(C / f"{name}.c"),
         ],
         check=True,
     )
@@ -50,4 +60,4 @@ def test_hostile_blkif_rings_never_corrupt_memory(tmp_path: Path) -> None:
     print(result.stdout[-3000:], result.stderr[-3000:])
     assert result.returncode == 0
     assert "\n0 failures" in result.stdout
-    assert result.stdout.count("\nok ") + result.stdout.startswith("ok ") >= 17
+    assert result.stdout.count("\nok ") + result.stdout.startswith("ok ") >= checks
