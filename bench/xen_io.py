@@ -160,7 +160,7 @@ def _percentiles(values: list[float]) -> tuple[float, float]:
 
 
 def _ping(rig: XenRig, address: str) -> tuple[float, float]:
-    _, out = rig.sh(f"ping -c {PINGS} -i 0.05 -W 5 {address}", timeout=120)
+    _, out = rig.sh(f"timeout 90 ping -c {PINGS} -i 0.05 -W 5 {address}", timeout=120)
     return _percentiles([float(t) for t in re.findall(r"time=([\d.]+) ms", out)])
 
 
@@ -230,21 +230,21 @@ def _pyunik_run(rig: XenRig, elf: Path, i: int) -> dict[str, float]:
             )
         guest.read_until(b">>> ", 30)
 
-        rig.sh(f"(nc -l -p {ECHO_PORT} -e cat >/dev/null 2>&1 &); sleep 0.5")
+        rig.sh(f"(timeout 150 nc -l -p {ECHO_PORT} -e cat >/dev/null 2>&1 &); sleep 0.5")
         found = guest.run(GUEST_ECHO, rb"ECHO (\d+) (\d+) (\d)\r\n", 120)
         echo_p50, echo_p99 = float(found.group(1)) / 1000, float(found.group(2)) / 1000
         guest.read_until(b">>> ", 30)
 
         rig.serial.write(f"exec({GUEST_SINK!r})\r".encode())
         guest.read_until(rb"LISTENING\r\n", 60)
-        rig.sh(f"dd if=/dev/zero bs=65536 count={NET_MIB * 16} 2>/dev/null | nc -w 60 {GUEST} {SINK_PORT}", 180)
+        rig.sh(f"dd if=/dev/zero bs=65536 count={NET_MIB * 16} 2>/dev/null | timeout 120 nc {GUEST} {SINK_PORT}", 180)
         found = guest.read_until(rb"NETRX (\d+) (\d+)\r\n", 120)
         net_rx, got = float(found.group(1)), int(found.group(2))
         if got < NET_MIB << 20:
             raise common.BenchError(f"TCP dom0 -> domU: {got} of {NET_MIB << 20} bytes arrived")
         guest.read_until(b">>> ", 30)
 
-        rig.sh(f"(nc -l -p {SOURCE_PORT} >/run/bench-sink.out 2>/dev/null &); sleep 0.5")
+        rig.sh(f"(timeout 150 nc -l -p {SOURCE_PORT} >/run/bench-sink.out 2>/dev/null &); sleep 0.5")
         net_tx = float(guest.run(GUEST_SOURCE, rb"NETTX (\d+)\r\n", 180).group(1))
         _, size = rig.sh("sleep 1; wc -c </run/bench-sink.out; rm -f /run/bench-sink.out")
         if int(size.split()[-1]) != NET_MIB << 20:
@@ -288,8 +288,8 @@ def _dom0_run(rig: XenRig) -> dict[str, float]:
     finally:
         rig.sh(f"losetup -d {loop}")
     dom0 = xenrig.DOM0_ADDRESS
-    rig.sh(f"(nc -l -p {SINK_PORT} >/dev/null &) ; sleep 0.3")
-    send = f"dd if=/dev/zero bs=65536 count={NET_MIB * 16} 2>/dev/null | nc -w 5 {dom0} {SINK_PORT}"
+    rig.sh(f"(timeout 60 nc -l -p {SINK_PORT} >/dev/null &) ; sleep 0.3")
+    send = f"dd if=/dev/zero bs=65536 count={NET_MIB * 16} 2>/dev/null | timeout 60 nc {dom0} {SINK_PORT}"
     tcp = _ms(rig.sh(TIMED.format(cmd=send))[1])
     ping_p50, ping_p99 = _ping(rig, dom0)
     # Its 10 ms clock: a run under one tick is counted as one tick.
@@ -331,8 +331,9 @@ def measure(rig: XenRig, runs: int) -> dict[str, Any]:
             try:
                 sides[side].append(_pyunik_run(rig, elf, i) if side == "pyunik" else _dom0_run(rig))
             except (common.BenchError, xenrig.XenRigError, TimeoutError) as exc:
-                failed[side].append(str(exc)[-600:])
-                common.log(f"xen io run {i + 1}/{runs}, {side} failed: {str(exc)[-600:]}")
+                why = str(exc) if len(str(exc)) < 1200 else f"{str(exc)[:600]} [...] {str(exc)[-600:]}"
+                failed[side].append(why)
+                common.log(f"xen io run {i + 1}/{runs}, {side} failed: {why}")
         common.log(f"xen io run {i + 1}/{runs}: {sides['pyunik'][-1:]} / {sides['dom0'][-1:]}")
 
     def median(side: str, key: str) -> float | None:

@@ -561,6 +561,16 @@ class _ControlLine:
             self._at_line_start = piece.endswith(b"\n")
         self._log.flush()
 
+    def _note(self, text: str) -> None:
+        """A host-side line in the log (not sent to dom0): which command a
+        marker belongs to, so that a command that hung can be named."""
+        with self._cond:
+            if not self._at_line_start:
+                self._log.write(b"\n")
+            self._log.write(b"[%8.3f] host: %s\n" % (time.monotonic() - self._started, text.encode(errors="replace")))
+            self._at_line_start = True
+            self._log.flush()
+
     def expect(self, pattern: re.Pattern[bytes], timeout: float) -> re.Match[bytes]:
         """Wait for ``pattern``; consumes the buffer up to the match."""
         deadline = time.monotonic() + timeout
@@ -593,6 +603,7 @@ class _ControlLine:
             if len(wrapped) > self.TYPED_MAX or "\n" in command:
                 script.write_text(wrapped)
                 wrapped = f". /mnt/share/{script.name}\n"
+            self._note(f"$ {command[:200]}" + (" ..." if len(command) > 200 else ""))
             self._sock.sendall(wrapped.encode())
             try:
                 found = self.expect(re.compile(rb"@@B%d@@\r*\n(.*?)@@E%d (\d+)@@" % (n, n), re.S), timeout)
