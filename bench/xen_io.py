@@ -159,6 +159,21 @@ def _percentiles(values: list[float]) -> tuple[float, float]:
     return ranked[len(ranked) // 2], ranked[min(len(ranked) - 1, -(-99 * len(ranked) // 100) - 1)]
 
 
+def _listen(rig: XenRig, port: int, server: str) -> None:
+    """Start ``server`` (a busybox nc -l on ``port``) in dom0's background and
+    wait until the port listens: under nested TCG the fork can lag, and a
+    connect that comes first meets a RST. /proc/net/tcp{,6} list the port
+    in hex; state 0A is LISTEN."""
+    _, out = rig.sh(
+        f"({server} &); for i in $(seq 100); do "
+        f"grep -qs ':{port:04X} [0-9A-F]*:0000 0A' /proc/net/tcp /proc/net/tcp6 && echo listening && break; "
+        "sleep 0.1; done",
+        timeout=30,
+    )
+    if "listening" not in out:
+        raise common.BenchError(f"dom0's {server!r} did not listen on {port}: {out}")
+
+
 def _ping(rig: XenRig, address: str) -> tuple[float, float]:
     _, out = rig.sh(f"timeout 90 ping -c {PINGS} -i 0.05 -W 5 {address}", timeout=120)
     return _percentiles([float(t) for t in re.findall(r"time=([\d.]+) ms", out)])
@@ -230,7 +245,7 @@ def _pyunik_run(rig: XenRig, elf: Path, i: int) -> dict[str, float]:
             )
         guest.read_until(b">>> ", 30)
 
-        rig.sh(f"(timeout 150 nc -l -p {ECHO_PORT} -e cat >/dev/null 2>&1 &); sleep 0.5")
+        _listen(rig, ECHO_PORT, f"timeout 150 nc -l -p {ECHO_PORT} -e cat >/dev/null 2>&1")
         found = guest.run(GUEST_ECHO, rb"ECHO (\d+) (\d+) (\d)\r\n", 120)
         echo_p50, echo_p99 = float(found.group(1)) / 1000, float(found.group(2)) / 1000
         guest.read_until(b">>> ", 30)
@@ -244,7 +259,7 @@ def _pyunik_run(rig: XenRig, elf: Path, i: int) -> dict[str, float]:
             raise common.BenchError(f"TCP dom0 -> domU: {got} of {NET_MIB << 20} bytes arrived")
         guest.read_until(b">>> ", 30)
 
-        rig.sh(f"(timeout 150 nc -l -p {SOURCE_PORT} >/run/bench-sink.out 2>/dev/null &); sleep 0.5")
+        _listen(rig, SOURCE_PORT, f"timeout 150 nc -l -p {SOURCE_PORT} >/run/bench-sink.out 2>/dev/null")
         net_tx = float(guest.run(GUEST_SOURCE, rb"NETTX (\d+)\r\n", 180).group(1))
         _, size = rig.sh("sleep 1; wc -c </run/bench-sink.out; rm -f /run/bench-sink.out")
         if int(size.split()[-1]) != NET_MIB << 20:
@@ -288,7 +303,7 @@ def _dom0_run(rig: XenRig) -> dict[str, float]:
     finally:
         rig.sh(f"losetup -d {loop}")
     dom0 = xenrig.DOM0_ADDRESS
-    rig.sh(f"(timeout 60 nc -l -p {SINK_PORT} >/dev/null &) ; sleep 0.3")
+    _listen(rig, SINK_PORT, f"timeout 60 nc -l -p {SINK_PORT} >/dev/null")
     send = f"dd if=/dev/zero bs=65536 count={NET_MIB * 16} 2>/dev/null | timeout 60 nc {dom0} {SINK_PORT}"
     tcp = _ms(rig.sh(TIMED.format(cmd=send))[1])
     ping_p50, ping_p99 = _ping(rig, dom0)
