@@ -259,7 +259,14 @@ def _pyunik_run(rig: XenRig, elf: Path, i: int) -> dict[str, float]:
             raise common.BenchError(f"TCP dom0 -> domU: {got} of {NET_MIB << 20} bytes arrived")
         guest.read_until(b">>> ", 30)
 
-        _listen(rig, SOURCE_PORT, f"timeout 150 nc -l -p {SOURCE_PORT} >/run/bench-sink.out 2>/dev/null")
+        # nc's stdin must stay open: the rig runs commands with stdin from
+        # /dev/null, and at its EOF busybox nc sends FIN right after accept
+        # (the domU's connect then ended in a closed connection).
+        _listen(
+            rig,
+            SOURCE_PORT,
+            f"timeout 150 sleep 150 | timeout 150 nc -l -p {SOURCE_PORT} >/run/bench-sink.out 2>/dev/null",
+        )
         net_tx = float(guest.run(GUEST_SOURCE, rb"NETTX (\d+)\r\n", 180).group(1))
         _, size = rig.sh("sleep 1; wc -c </run/bench-sink.out; rm -f /run/bench-sink.out")
         if int(size.split()[-1]) != NET_MIB << 20:
