@@ -230,7 +230,8 @@ def chart_xen_io(io: dict[str, Any], path: Path) -> None:
     ax.axvline(1.0, color="k", linewidth=0.8)
     load = io.get("host_load_1min") or {}
     ax.set_xlabel(
-        f"pyunik domU / dom0 of the same rig (an upper bound, not a guest); {io.get('runs')} runs, "
+        f"pyunik domU / dom0 of the same rig (an upper bound, not a guest; MB/s: below 1 is slower, "
+        f"ms: above 1 is slower); {io.get('runs')} runs, "
         f"host load {load.get('before')}-{load.get('after')}",
         fontsize=8,
     )
