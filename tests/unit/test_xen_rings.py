@@ -14,42 +14,19 @@ outside the rings and the guest's buffers.
 
 from __future__ import annotations
 
-import os
-import subprocess
 from pathlib import Path
+
+import hostharness
 
 from pyunik.board import ROOT
 
-C = Path(__file__).parent / "c"
+C = hostharness.C
 
 
 def test_hostile_xen_rings_never_corrupt_memory(tmp_path: Path) -> None:
-    binary = tmp_path / "xen_rings_hostile"
     xen = ROOT / "modules" / "xen"
-    subprocess.run(
-        [
-            "gcc",
-            "-O1",
-            "-g",
-            "-fsanitize=address,undefined",
-            "-fno-sanitize-recover=all",
-            "-Wall",
-            "-Werror",
-            f"-I{C / 'xen_shim'}",
-            f"-I{xen}",
-            f"-I{ROOT / 'port' / 'pvboot'}",
-            "-o",
-            str(binary),
-            str(C / "xen_rings_hostile.c"),
-            str(xen / "xenstore.c"),
-            str(xen / "xen_console.c"),
-            str(xen / "gnttab.c"),
-        ],
-        check=True,
-    )
-    env = {**os.environ, "ASAN_OPTIONS": "detect_leaks=0"}
-    result = subprocess.run([str(binary)], capture_output=True, text=True, env=env, timeout=120)
-    print(result.stdout[-4000:], result.stderr[-3000:])
+    sources = [C / "xen_rings_hostile.c", xen / "xenstore.c", xen / "xen_console.c", xen / "gnttab.c"]
+    result = hostharness.run("xen_rings_hostile", sources, [C / "xen_shim", xen], tmp_path)
     assert result.returncode == 0
     assert "18 checks, 0 failures" in result.stdout
     # Each hostile case said what the backend did, in one line.

@@ -14,15 +14,14 @@ harnesses of their own.
 
 from __future__ import annotations
 
-import os
-import subprocess
 from pathlib import Path
 
+import hostharness
 import pytest
 
 from pyunik.board import ROOT
 
-C = Path(__file__).parent / "c"
+C = hostharness.C
 #: harness -> (the driver's module folder, the layer it feeds, checks it makes)
 HARNESSES = {
     "blkfront_hostile": ("xen_blkfront", "block", 17),
@@ -33,31 +32,10 @@ HARNESSES = {
 @pytest.mark.parametrize("name", sorted(HARNESSES))
 def test_hostile_xen_rings_never_corrupt_memory(name: str, tmp_path: Path) -> None:
     driver, layer, checks = HARNESSES[name]
-    binary = tmp_path / name
-    subprocess.run(
-        [
-            "gcc",
-            "-O1",
-            "-g",
-            "-fsanitize=address,undefined",
-            "-fno-sanitize-recover=all",
-            "-Wall",
-            "-Werror",
-            f"-I{C / 'include'}",  # a py/mperrno.h without MicroPython's configuration
-            f"-I{ROOT / 'modules' / 'xen'}",
-            f"-I{ROOT / 'modules' / driver}",
-            f"-I{ROOT / 'modules' / layer}",
-            f"-I{ROOT / 'port' / 'pvboot'}",
-            "-o",
-            str(binary),
-            str(C / f"{name}.c"),
-        ],
-        check=True,
-    )
-    # The harness's ring pages are never freed, as in the guest.
-    env = {**os.environ, "ASAN_OPTIONS": "detect_leaks=0"}
-    result = subprocess.run([str(binary)], capture_output=True, text=True, env=env, timeout=120)
-    print(result.stdout[-3000:], result.stderr[-3000:])
+    modules = ROOT / "modules"
+    # C / "include": a py/mperrno.h without MicroPython's configuration.
+    includes = [C / "include", modules / "xen", modules / driver, modules / layer]
+    result = hostharness.run(name, [C / f"{name}.c"], includes, tmp_path)
     assert result.returncode == 0
     assert "\n0 failures" in result.stdout
-    assert result.stdout.count("\nok ") + result.stdout.startswith("ok ") >= checks
+    assert hostharness.ok_lines(result.stdout) >= checks
