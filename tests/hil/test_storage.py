@@ -362,7 +362,10 @@ def test_power_cuts_lose_no_acknowledged_file(start, tmp_path: Path) -> None:  #
     cycles = int(os.environ.get("PYUNIK_POWERCUT_CYCLES", "100"))
     acked, lost = _powercut_cycles(start, img, "lfs", cycles, seed=int(time.time()))
     print(f"littlefs: {cycles} power cuts, {acked} files acknowledged, {lost} lost")
-    assert acked >= cycles  # the loop made progress: the test can fail
+    # The loop made progress, so the check has files to find lost. How many a cut
+    # leaves acknowledged depends on the host's speed (the kill comes 0.02-0.6 s
+    # after the loop starts): CI on 2026-12-03 saw 37 in 100 cuts, 0 lost.
+    assert acked >= cycles // 5, acked
     assert lost == 0
 
 
