@@ -144,26 +144,25 @@ printf "\\\\$(printf %03o $status)" | dd of=/dev/port bs=1 seek=244 count=1 2>/d
 poweroff -f
 """
 
-#: Load order of the virtio and virtio-net modules (each after what it uses).
-NET_MODULES = (
+#: Load order of the virtio core and its transports (each after what it uses).
+VIRTIO_CORE = (
     "virtio_ring",
     "virtio",
     "virtio_mmio",
     "virtio_pci_legacy_dev",
     "virtio_pci_modern_dev",
     "virtio_pci",
+)
+#: Load order of the virtio and virtio-net modules.
+NET_MODULES = (
+    *VIRTIO_CORE,
     "failover",
     "net_failover",
     "virtio_net",
 )
 #: Load order of virtio-blk and the filesystems the disk benchmark mounts (ext4, vfat).
 DISK_MODULES = (
-    "virtio_ring",
-    "virtio",
-    "virtio_mmio",
-    "virtio_pci_legacy_dev",
-    "virtio_pci_modern_dev",
-    "virtio_pci",
+    *VIRTIO_CORE,
     "virtio_blk",
     "crc16",
     "mbcache",
