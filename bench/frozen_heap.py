@@ -21,8 +21,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import serial
-
 from pyunik import board as boards
 from pyunik import build, sources, vm
 
@@ -61,7 +59,7 @@ def measure(timeout: float = 120.0) -> dict[str, int]:
         command = vm.qemu_command(image.board, image.elf, serial="stdio", plugin_args=image.qemu_args)
         running = vm.start_with_pty(command)
         try:
-            port = serial.Serial(running.pty, timeout=0.5)
+            port = running.console(timeout=0.5)
             output = b""
             deadline = time.monotonic() + timeout
             while b"RESULT" not in output or not output.rstrip().endswith(b"}"):

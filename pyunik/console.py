@@ -47,13 +47,14 @@ def _drain(port: serial.SerialBase, out: BinaryIO) -> None:
     out.flush()
 
 
-def attach(url: str, qemu: subprocess.Popen[str] | None = None) -> bool:
-    """Copy between this terminal and the console at ``url``.
+def attach(url: str | serial.SerialBase, qemu: subprocess.Popen[str] | None = None) -> bool:
+    """Copy between this terminal and the console at ``url`` (a path or URL,
+    or a port already open: see vm.Running.console for why).
 
     Returns True when the user left with Ctrl-], False when the guest side
     went away (QEMU exited).
     """
-    port = open_serial(url)
+    port = open_serial(url) if isinstance(url, str) else url
     stdin_fd = sys.stdin.fileno()
     out = sys.stdout.buffer
     stdin_open = True

@@ -20,6 +20,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import serial
+
 from pyunik.board import Board
 
 QEMU = "qemu-system-x86_64"
@@ -227,16 +229,31 @@ def require_qemu() -> str:
 class Running:
     """A QEMU process whose console is the slave side of a pty we own.
 
-    ``pty`` is a path that pyserial, pytest-embedded and mpremote can open.
-    We keep a descriptor of the slave open ourselves: the pty then buffers
-    everything the guest writes until a reader comes - QEMU's own ``-serial
-    pty`` drops output while nobody has the pty open, which loses the banner.
+    ``pty`` is a path that mpremote and run-tests.py can open; readers that
+    must see the guest's first bytes take :meth:`console` instead. We keep a
+    descriptor of the slave open ourselves: the pty then buffers everything
+    the guest writes until a reader comes - QEMU's own ``-serial pty`` drops
+    output while nobody has the pty open, which loses the banner.
     """
 
     proc: subprocess.Popen[bytes]
     pty: str
     _master: int
     _slave: int
+    _console: serial.Serial | None = None
+
+    def console(self, timeout: float | None = None) -> serial.Serial:
+        """The console as a pyserial port that has seen everything the guest
+        printed. pyserial discards what waits on a tty when it opens one
+        (``Serial.open`` flushes the input queue), so a port opened after the
+        guest printed its banner would never see it (under load, CI saw tests
+        wait 20 s for a ``>>>`` that had come and gone). This one was opened
+        before QEMU started; once it is closed, a new one is opened (and sees
+        only what comes after)."""
+        if self._console is None or not self._console.is_open:
+            self._console = serial.Serial(self.pty)
+        self._console.timeout = timeout
+        return self._console
 
     def close(self) -> None:
         """Stop QEMU (if it still runs) and release the pty."""
@@ -247,6 +264,8 @@ class Running:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        if self._console is not None:
+            self._console.close()
         for fd in (self._master, self._slave):
             with contextlib.suppress(OSError):
                 os.close(fd)
@@ -281,6 +300,8 @@ def start_with_pty(command: QemuCommand, log: Path | None = None, die_with_paren
         argv[argv.index("-serial") + 1] = "stdio"
     master, slave = os.openpty()
     tty.setraw(slave)
+    # Opened before QEMU starts, so that it has every byte (see Running.console).
+    console = serial.Serial(os.ttyname(slave))
     err = open(log, "wb") if log else subprocess.DEVNULL  # noqa: SIM115
     try:
         proc = subprocess.Popen(
@@ -292,13 +313,14 @@ def start_with_pty(command: QemuCommand, log: Path | None = None, die_with_paren
             preexec_fn=_die_with_parent() if die_with_parent else None,
         )
     except OSError as exc:
+        console.close()
         os.close(master)
         os.close(slave)
         raise VmError(f"cannot start {argv[0]}: {exc}") from None
     finally:
         if log:
             err.close()  # type: ignore[union-attr]
-    return Running(proc, os.ttyname(slave), master, slave)
+    return Running(proc, os.ttyname(slave), master, slave, console)
 
 
 def run_interactive(command: QemuCommand) -> int:
@@ -308,7 +330,7 @@ def run_interactive(command: QemuCommand) -> int:
 
     running = start_with_pty(command)
     try:
-        left = console.attach(running.pty, qemu=running.proc)
+        left = console.attach(running.console(timeout=0), qemu=running.proc)
     finally:
         running.close()
     if left:

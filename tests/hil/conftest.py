@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+import serial
 
 from pyunik import board as boards
 from pyunik import build, vm
@@ -75,6 +76,10 @@ class Guest:
     def proc(self) -> subprocess.Popen[bytes]:
         return self.running.proc
 
+    def console(self, timeout: float | None = None) -> serial.Serial:
+        """The console, with everything the guest printed (vm.Running.console)."""
+        return self.running.console(timeout)
+
     def wait(self, timeout: float = 20.0) -> int:
         """Wait for QEMU to exit; returns the guest's exit status."""
         self.proc.wait(timeout=timeout)
@@ -112,9 +117,11 @@ def guest(image_for) -> Iterator[Guest]:  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def port(guest: Guest) -> str:
-    """pytest-embedded's serial service opens this: the guest's console."""
-    return guest.pty
+def port(guest: Guest) -> serial.Serial:
+    """pytest-embedded's serial service reads this: the guest's console, an
+    open port (pytest-embedded would flush a path it opens itself, and with
+    it a banner printed before the test attached)."""
+    return guest.console()
 
 
 class Repl:

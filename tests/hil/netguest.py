@@ -129,7 +129,7 @@ def boot(
     )
     argv = (*wrap, *command.argv)
     running = vm.start_with_pty(vm.QemuCommand(argv, command.accel))
-    port = serial.Serial(running.pty, timeout=0.05)
+    port = running.console(timeout=0.05)
     return NetGuest(running, argv, port)
 
 

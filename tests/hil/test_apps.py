@@ -8,7 +8,6 @@ import sys
 import time
 
 import pytest
-import serial
 from conftest import APPS, EXAMPLES, boot
 
 from pyunik import board as boards
@@ -27,7 +26,7 @@ def run_app(image_for, app, cmdline: str | None = None, timeout: float = 60):  #
     guest = boot(image, cmdline=cmdline)
     deadline = time.monotonic() + timeout
     try:
-        port = serial.Serial(guest.pty, timeout=0.2)
+        port = guest.console(timeout=0.2)
         output = b""
         status = None
         while status is None:
@@ -106,7 +105,7 @@ def test_invoke_run_returns_the_app_status(image_for) -> None:  # type: ignore[n
 def test_clock_ticks_until_ctrl_c_then_repl(image_for) -> None:  # type: ignore[no-untyped-def]
     guest = boot(image_for(boards.DEFAULT_BOARD, EXAMPLES / "clock"))
     try:
-        port = serial.Serial(guest.pty, timeout=20)
+        port = guest.console(timeout=20)
         seen = port.read_until(b"slow tick 2 at ")
         assert b"fast tick 1 at " in seen and b"slow tick 1 at " in seen
         ticks = [int(t) for t in re.findall(rb"fast tick \d+ at (\d+) ms", seen)]

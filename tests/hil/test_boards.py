@@ -10,11 +10,10 @@ from pyunik import board as boards
 
 @pytest.mark.parametrize("name", boards.board_names())
 def test_board_boots_to_prompt(name: str, image_for) -> None:  # type: ignore[no-untyped-def]
-    import serial
 
     guest = boot(image_for(name))
     try:
-        port = serial.Serial(guest.pty, timeout=20)
+        port = guest.console(timeout=20)
         seen = port.read_until(b">>> ")
         assert seen.endswith(b">>> "), seen
         assert f"; {name} with x86_64".encode() in seen

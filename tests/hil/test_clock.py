@@ -57,7 +57,7 @@ def ask(console: serial.Serial) -> tuple[int, float, int, float, float, float]:
 
 
 def test_ticks_and_time_follow_the_host_clock(guest: Guest) -> None:
-    console = serial.Serial(guest.pty, timeout=20)
+    console = guest.console(timeout=20)
     assert console.read_until(b">>> ").endswith(b">>> ")
     console.write(b"import time\r")
     assert console.read_until(b">>> ").endswith(b">>> ")

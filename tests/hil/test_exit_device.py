@@ -11,7 +11,6 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import serial
 from conftest import APPS
 
 from pyunik import board as boards
@@ -27,7 +26,7 @@ def test_without_the_plugin_the_image_does_not_poke_port_0xf4() -> None:
     command = vm.qemu_command(image.board, image.elf, serial="stdio", extra=DEVICE)
     running = vm.start_with_pty(command)
     try:
-        console = serial.Serial(running.pty, timeout=0.2)
+        console = running.console(timeout=0.2)
         output = b""
         deadline = time.monotonic() + 60
         while b"leaving with status 3" not in output and time.monotonic() < deadline:

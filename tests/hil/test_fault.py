@@ -10,7 +10,6 @@ from __future__ import annotations
 import subprocess
 
 import pytest
-import serial
 from conftest import BOARD, Guest, Repl, boot
 
 from pyunik import vm
@@ -49,7 +48,7 @@ def test_too_little_memory_is_one_clear_error(image_for, where: str, message: by
     memory = f"{end - 64}K" if where == "below" else f"{end}K"  # at: RAM ends where the image does
     guest = boot(image, memory=memory)
     try:
-        port = serial.Serial(guest.pty, timeout=10)
+        port = guest.console(timeout=10)
         assert port.read_until(message).endswith(message)
         assert guest.wait(timeout=20) == vm.EXIT_FAULT
         port.close()

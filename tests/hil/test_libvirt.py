@@ -156,7 +156,7 @@ def test_a_nic_on_a_libvirt_network_serves_http(image_for, libvirt_in_netns: tup
             address = re.search(rb"httpd: address (192\.168\.118\.\d+)", domain.output[:at])
             assert address, domain.output.decode(errors="replace")
             guest = address.group(1).decode()
-            leases = [lease["ipaddr"] for lease in network.DHCPLeases()]
+            leases = _leases_once_recorded(network, guest)
             assert guest in leases, leases
             ping = subprocess.run(
                 ["ip", "netns", "exec", name, "ping", "-c", "3", "-W", "5", guest],
@@ -176,6 +176,21 @@ def test_a_nic_on_a_libvirt_network_serves_http(image_for, libvirt_in_netns: tup
     finally:
         network.destroy()
         conn.close()
+
+
+def _leases_once_recorded(network, guest: str, timeout: float = 20.0) -> list[str]:  # type: ignore[no-untyped-def]
+    """The network's DHCP leases, waiting (bounded) for the guest's to appear:
+    dnsmasq hands the lease out first and runs libvirt's lease helper, which
+    writes the status file DHCPLeases() reads, afterwards. The guest can print
+    its address before that helper has run (CI saw an empty list)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        leases = [lease["ipaddr"] for lease in network.DHCPLeases()]
+        if guest in leases or time.monotonic() > deadline:
+            return leases
+        time.sleep(0.5)
 
 
 def _libvirt():  # type: ignore[no-untyped-def]

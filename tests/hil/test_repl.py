@@ -4,13 +4,31 @@ from __future__ import annotations
 
 import time
 
-from conftest import BOARD, Repl
+from conftest import BOARD, Guest, Repl
 
 
 def test_banner_and_prompt(dut) -> None:  # type: ignore[no-untyped-def]
     dut.expect_exact(b"MicroPython v1.25.0 on ", timeout=20)
     dut.expect_exact(f"; {BOARD} with x86_64\r\n".encode())
     dut.expect_exact(b'Type "help()" for more information.\r\n>>> ')
+
+
+def test_a_reader_attached_after_the_banner_still_sees_it(guest: Guest) -> None:
+    """The banner waits on the console until someone reads it. pyserial
+    flushes a tty's input when it opens one, so a reader opened after the
+    guest printed (pytest-embedded, under CI's load) saw nothing and timed
+    out; the console port is now opened before QEMU starts."""
+    port = guest.console(timeout=0.5)
+    deadline = time.monotonic() + 60
+    waiting = -1
+    while time.monotonic() < deadline:  # until the guest has printed and stopped
+        time.sleep(1)
+        if port.in_waiting and port.in_waiting == waiting:
+            break
+        waiting = port.in_waiting
+    # What pytest-embedded does when the port fixture hands it this console.
+    port.timeout = 20
+    assert port.read_until(b">>> ").endswith(b'Type "help()" for more information.\r\n>>> ')
 
 
 def test_arithmetic(repl: Repl) -> None:

@@ -142,7 +142,7 @@ def test_ctrl_c_three_times_ends_a_long_c_computation(repl: Repl, source: str) -
 def refused_at_boot(image, cmdline: str) -> bytes:  # type: ignore[no-untyped-def]
     guest = boot(image, cmdline=cmdline)
     try:
-        port = serial.Serial(guest.pty, timeout=10)
+        port = guest.console(timeout=10)
         line = port.read_until(b"\r\n")
         assert guest.wait(timeout=20) == 2
         port.close()
@@ -169,7 +169,7 @@ def test_a_bad_command_line_is_one_line_and_status_2(image_for, cmdline: str) ->
 def test_a_command_line_at_the_limit_still_boots(image_for) -> None:  # type: ignore[no-untyped-def]
     guest = boot(image_for(BOARD), cmdline="x" * 2044 + " --")
     try:
-        port = serial.Serial(guest.pty, timeout=10)
+        port = guest.console(timeout=10)
         assert port.read_until(b">>> ").endswith(b">>> ")
         port.close()
     finally:
@@ -183,7 +183,7 @@ def test_a_cpu_without_long_mode_is_named_at_entry(image_for) -> None:  # type: 
     )
     guest = Guest(image.board, vm.start_with_pty(command), command.argv)
     try:
-        port = serial.Serial(guest.pty, timeout=10)
+        port = guest.console(timeout=10)
         line = port.read_until(b"\r\n")
         assert line == b"pvboot: this CPU has no long mode; pyunik needs an x86_64 CPU (e.g. QEMU -cpu qemu64)\r\n"
         assert guest.wait(timeout=20) == vm.EXIT_FAULT
@@ -195,8 +195,9 @@ def test_a_cpu_without_long_mode_is_named_at_entry(image_for) -> None:  # type: 
 class Echo:
     """Everything the guest prints, read by a thread so QEMU's output never waits on the test."""
 
-    def __init__(self, pty: str) -> None:
-        self.port = serial.Serial(pty, timeout=0.1)
+    def __init__(self, port: serial.Serial) -> None:
+        self.port = port
+        self.port.timeout = 0.1
         self.data = bytearray()
         self.lock = threading.Lock()
         self.running = True
@@ -236,7 +237,7 @@ ECHO_PER_KEY = 10
 def test_editing_the_start_of_a_long_line_echoes_a_few_bytes_per_key(guest: Guest) -> None:
     # Before the fix every key typed before the tail of a line redrew the
     # whole tail: here 300 keys before 20,000 characters printed ~5 MB.
-    echo = Echo(guest.pty)
+    echo = Echo(guest.console())
     try:
         echo.wait_for(b">>> ", 0, timeout=20)
         line = b's = "' + b"a" * 20000 + b'"'
@@ -284,7 +285,7 @@ Q35_ACPI_DEFECT = pytest.mark.xfail(
 def test_without_the_exit_device_acpi_powers_off(image_for, board: str) -> None:  # type: ignore[no-untyped-def]
     guest = start_without_exit_device(image_for(board), [])
     try:
-        port = serial.Serial(guest.pty, timeout=20)
+        port = guest.console(timeout=20)
         assert port.read_until(b">>> ").endswith(b">>> ")
         port.write(b"import machine; machine.deepsleep()\r")
         assert guest.wait(timeout=20) == 0  # QEMU's own status for an ACPI power-off
@@ -297,7 +298,7 @@ def test_without_the_exit_device_acpi_powers_off(image_for, board: str) -> None:
 def test_without_the_exit_device_a_failure_says_its_status(image_for) -> None:  # type: ignore[no-untyped-def]
     guest = start_without_exit_device(image_for(BOARD), ["-append", "-- \udcff"])
     try:
-        port = serial.Serial(guest.pty, timeout=20)
+        port = guest.console(timeout=20)
         assert port.read_until(b"\r\n").startswith(b"pyunik: the kernel command line is ")
         assert (
             port.read_until(b"\r\n") == b"pvboot: exit status 2 (no isa-debug-exit device to give it to the host)\r\n"
@@ -312,7 +313,7 @@ def test_without_exit_device_or_acpi_one_line_says_so(image_for) -> None:  # typ
     # microvm with acpi=off (the virtio-mmio boards') has no way to power off.
     guest = start_without_exit_device(image_for("qemu-microvm"), ["-M", "microvm,acpi=off"])
     try:
-        port = serial.Serial(guest.pty, timeout=20)
+        port = guest.console(timeout=20)
         assert port.read_until(b">>> ").endswith(b">>> ")
         port.write(b"import machine; machine.deepsleep()\r")
         port.read_until(b"\r\n")
@@ -330,7 +331,7 @@ def test_a_cpu_without_a_local_apic_is_named_at_entry(image_for) -> None:  # typ
     )
     guest = Guest(image.board, vm.start_with_pty(command), command.argv)
     try:
-        port = serial.Serial(guest.pty, timeout=10)
+        port = guest.console(timeout=10)
         line = port.read_until(b"\r\n")
         assert line == (
             b"pvboot: this CPU has no local APIC; pyunik needs one for its timer and interrupts"

@@ -8,7 +8,6 @@ are what a test can show.
 
 from __future__ import annotations
 
-import serial
 from conftest import BOARD, Guest, Repl
 
 from pyunik import vm
@@ -21,7 +20,7 @@ def ask_one_boot(image_for, cpu: list[str], question: bytes) -> bytes:  # type: 
     command = vm.qemu_command(image.board, image.elf, serial="stdio", plugin_args=image.qemu_args, extra=cpu)
     guest = Guest(image.board, vm.start_with_pty(command), command.argv)
     try:
-        port = serial.Serial(guest.pty, timeout=20)
+        port = guest.console(timeout=20)
         assert port.read_until(b">>> ").endswith(b">>> ")
         port.write(question)
         reply = port.read_until(b">>> ")

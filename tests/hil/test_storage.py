@@ -30,8 +30,9 @@ BOARD = BOARDS[0]
 class Console:
     """The guest's console: wait for text, run code in the raw REPL."""
 
-    def __init__(self, pty: str) -> None:
-        self.port = serial.Serial(pty, timeout=0.05)
+    def __init__(self, port: serial.Serial) -> None:
+        self.port = port
+        self.port.timeout = 0.05
         self.seen = b""
 
     def close(self) -> None:
@@ -69,7 +70,7 @@ class Console:
 class DiskGuest:
     def __init__(self, guest: Guest) -> None:
         self.guest = guest
-        self.console = Console(guest.pty)
+        self.console = Console(guest.console())
 
     def stop(self) -> None:
         self.console.close()

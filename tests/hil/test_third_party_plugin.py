@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import serial
 from conftest import boot
 
 from pyunik import board as boards
@@ -73,7 +72,7 @@ def test_plugin_function_called_over_the_repl(rdrand_image: Path) -> None:
     assert "-cpu" in image.qemu_args  # the plugin's own QEMU arguments
     guest = boot(image)
     try:
-        port = serial.Serial(guest.pty, timeout=20)
+        port = guest.console(timeout=20)
         port.read_until(b">>> ")
         port.write(b"import rdrand, entropy; a = rdrand.bytes(16); b = rdrand.bytes(16)\r")
         port.read_until(b">>> ")

@@ -46,6 +46,23 @@ def wait_released(rig: XenRig, domain: Domain) -> None:
     assert "/mnt/disks" not in out, f"a loop device still holds an image: {out}"
 
 
+def expect_prompt(rig: XenRig, domain: Domain, dut, when: str) -> None:  # type: ignore[no-untyped-def]
+    """The domU's first ``>>>``; if it does not come, a failure that shows
+    what the domU, xl and the block backend were doing (CI once saw a domU
+    that never reached its prompt after a cut, with nothing to go on)."""
+    try:
+        dut.expect_exact(b">>> ", timeout=90)
+    except Exception as exc:  # pexpect's TIMEOUT
+        _, state = rig.sh(
+            f"xl list; losetup -a; xenstore-ls -f /local/domain/0/backend/vbd 2>&1 | grep -E '/state|/params' ; "
+            f"xenstore-ls -f /local/domain/$(xl domid {domain.name})/device 2>&1 | grep /state"
+        )
+        raise AssertionError(
+            f"{domain.name} ({when}) printed no >>> in 90 s\n--- its console log ---\n{domain.console_log()}\n"
+            f"--- xl, loop devices, vbd states ---\n{state}"
+        ) from exc
+
+
 def test_files_cross_both_ways_and_survive_restart(xen_rig: XenRig, disk_image: build.Image, dut) -> None:  # type: ignore[no-untyped-def]
     data = xen_rig.disks / "data.img"
     raw = xen_rig.disks / "raw.img"
@@ -103,7 +120,7 @@ def test_power_cuts_lose_no_acknowledged_file(xen_rig: XenRig, disk_image: build
     next_id = 0
     for cut in range(POWER_CUTS):
         domain = xen_rig.create(disk_image.elf, f"pyunik-cut{cut}", extra_config=[xen_rig.disk_config([img])])
-        dut.expect_exact(b">>> ", timeout=90)
+        expect_prompt(xen_rig, domain, dut, f"after {cut} power cuts")
         console.keys(WRITER.replace(b"FIRST", str(next_id).encode()))
         # At least one acknowledgement, then a cut at a random moment.
         acked.add(int(dut.expect(rb"ACK (\d+)\r\n", timeout=60).group(1)))
