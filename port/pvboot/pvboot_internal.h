@@ -41,8 +41,9 @@ int pvboot_pages_update(uintptr_t addr, size_t len, uint64_t set, uint64_t clear
 int pvboot_page_mapped(uintptr_t addr);
 /* Whether addr lies in one of the boot stacks' guard pages. */
 int pvboot_in_stack_guard(uintptr_t addr);
-/* ACPI S5 power-off (acpi.c); returns if the machine has no way to it. */
-void pvboot_acpi_power_off(void);
+/* ACPI S5 power-off (acpi.c): false if the machine has no way to it, true
+ * once the sleep register was written (the machine stops soon after). */
+bool pvboot_acpi_power_off(void);
 /* Sealed images: the W^X map of the image and RAM, everything else
  * unmapped (paging.c says what goes where); then, when the heap is
  * claimed, the page tables themselves read-only. */

@@ -10,6 +10,9 @@
 /* QEMU's pvpanic ISA device (libvirt's <panic model='isa'/>). Reading the
  * port gives the events it supports; with no device it reads 0xff. */
 #define PVPANIC_PORT (0x505)
+/* How long to wait for an ACPI power-off to take effect: ~2 s of a 1 GHz
+ * TSC, ~1 s at 2 GHz (no calibrated clock is needed to count it). */
+#define ACPI_POWER_OFF_WAIT_CYCLES (2000000000ULL)
 #define PVPANIC_PANICKED (1u << 0)
 
 static void (*hypervisor_shutdown)(int status, int reboot);
@@ -92,8 +95,17 @@ void pvboot_shutdown(int status) {
     if (status != 0) {
         pvboot_printf("pvboot: exit status %d (no isa-debug-exit device to give it to the host)\n", status);
     }
-    pvboot_acpi_power_off();
-    pvboot_printf("pvboot: no way to power off (no isa-debug-exit device, no ACPI): halted; exit status %d\n", status);
+    if (pvboot_acpi_power_off()) {
+        // Asked: give the hypervisor time to act on it (QEMU does so from
+        // its main loop, after this vCPU has run on for a while).
+        uint64_t start = pvboot_clock_cycles();
+        while (pvboot_clock_cycles() - start < ACPI_POWER_OFF_WAIT_CYCLES) {
+            __asm__ volatile ("pause");
+        }
+        pvboot_printf("pvboot: ACPI power-off asked for, but the machine still runs: halted; exit status %d\n", status);
+    } else {
+        pvboot_printf("pvboot: no way to power off (no isa-debug-exit device, no ACPI): halted; exit status %d\n", status);
+    }
     halt_forever();
 }
 

@@ -271,17 +271,7 @@ def start_without_exit_device(image, extra: list[str]) -> Guest:  # type: ignore
     return Guest(image.board, vm.start_with_pty(command), command.argv)
 
 
-# A known defect, open in issues 15 and 16: on q35 with the sealed, randomised
-# layout about 3 boots in 8 print "no way to power off (no isa-debug-exit
-# device, no ACPI)" (the ACPI tables are not found at power-off); microvm and
-# every boot before the randomised layout merged power off. xfail, not strict,
-# so it stays visible (XPASS when the boot's layout lands well).
-Q35_ACPI_DEFECT = pytest.mark.xfail(
-    reason="q35: ACPI tables sometimes not found at power-off with the randomised layout", strict=False
-)
-
-
-@pytest.mark.parametrize("board", ["qemu-microvm", pytest.param("qemu-q35", marks=Q35_ACPI_DEFECT)])
+@pytest.mark.parametrize("board", ["qemu-microvm", "qemu-q35"])
 def test_without_the_exit_device_acpi_powers_off(image_for, board: str) -> None:  # type: ignore[no-untyped-def]
     guest = start_without_exit_device(image_for(board), [])
     try:
