@@ -293,6 +293,30 @@ def chart_entropy(ent: dict[str, Any], path: Path) -> None:
     plt.close(fig)
 
 
+def chart_clock(clock: dict[str, Any], path: Path) -> None:
+    plt = _plt()
+    boards = list(clock["boards"])
+    fields = (("ticks_ms_drift_percent", "ticks_ms"), ("time_ns_drift_percent", "time_ns"))
+    fig, ax = plt.subplots(figsize=(8, 3.5))
+    width = 0.8 / len(fields)
+    for i, (field, label) in enumerate(fields):
+        values = [clock["boards"][b][field] for b in boards]
+        xs = [x + i * width for x in range(len(boards))]
+        ax.bar(xs, values, width=width, label=label)
+        for x, v in zip(xs, values, strict=True):
+            ax.text(x, v, f"{v:+.4f}%", ha="center", va="bottom" if v >= 0 else "top", fontsize=8)
+    goal = clock["goal_percent"]
+    for sign in (1, -1):
+        ax.axhline(sign * goal, color=GOAL_COLOUR, linestyle="--", label="goal: within 0.1%" if sign > 0 else None)
+    ax.set_xticks([x + width / 2 for x in range(len(boards))], boards)
+    ax.set_ylabel("guest elapsed / host elapsed - 1 (%)")
+    ax.set_title(f"Guest clocks against the host over {clock['interval_s']:.0f} s (QEMU TCG)", fontsize=10)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
 DISK_SIDES = ("pyunik/lfs", "linux/ext4", "pyunik/fat", "linux/vfat")
 DISK_PANELS = (
     ("seq_write_mb_s", "sequential write, 1 MiB records (MB/s)", "higher is better"),
@@ -337,6 +361,7 @@ CHARTS = {
     "disk": chart_disk,
     "xen": chart_xen,
     "entropy": chart_entropy,
+    "clock": chart_clock,
 }
 
 
@@ -565,6 +590,14 @@ def markdown(results: dict[str, Any]) -> str:
         lines.append(
             f"| sealing probes that fault (sealed / unsealed) | {seal['probes_faulted']} | "
             f"{seal['probes_faulted_unsealed']} | goal: all on sealed |"
+        )
+    clock = results.get("clock", {})
+    for board, entry in clock.get("boards", {}).items():
+        lines.append(
+            f"| clock drift over {entry['host_seconds']:.0f} s, {board}: ticks_ms / time_ns (host's "
+            f"monotonic clock is the base) | {entry['ticks_ms_drift_percent']:+.4f}% / "
+            f"{entry['time_ns_drift_percent']:+.4f}% | bracket +-{entry['bracket_percent']:.4f}% | "
+            f"goal within {clock['goal_percent']}%: {'met' if entry['goal_met'] else 'not met'} |"
         )
     ent = results.get("entropy", {})
     for cpu, entry in ent.get("cpus", {}).items():

@@ -22,6 +22,7 @@ from bench import (
     asyncio_bench,
     boot,
     boot_time,
+    clock,
     common,
     disk,
     entropy,
@@ -45,6 +46,7 @@ BENCHMARKS: dict[str, Callable[[bool], dict[str, object]]] = {
     "xen": xen.run,
     "seal": seal.run,
     "entropy": entropy.run,
+    "clock": clock.run,
 }
 
 

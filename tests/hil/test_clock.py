@@ -13,7 +13,7 @@ used to come out 0.5% high, because the last TSC read of the measurement ran
 behind a fresh TCG translation; that clock fails here.) Over INTERVAL
 seconds 0.1% is 10 ms, beside a serial round trip of 1-10 ms that the
 bracketing already accounts for; the 60-second figure is in
-`invoke bench --only clock`. time.time_ns() runs on the same clock from the
+`invoke bench --only clock` (bench/clock.py). time.time_ns() runs on the same clock from the
 RTC's reading at its first use, so its elapsed time gets the same check;
 time.time() (from the CMOS RTC, whole seconds) is checked against the host's
 wall clock directly, within 2 s.
