@@ -33,7 +33,7 @@ stamp=.venv/.pyunik-installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
     echo "bootstrap: installing pyunik and its tools into .venv"
     .venv/bin/python -m pip install -q --upgrade pip
-    .venv/bin/python -m pip install -q -e '.[test,bench]'
+    .venv/bin/python -m pip install -q -e '.[test,bench,rigs]'
     touch "$stamp"
 fi
 

@@ -25,12 +25,10 @@ from invoke import Collection, Context, Exit, Task, task
 
 from pyunik import board as boards
 from pyunik import build as builder
-from pyunik import conformance as suite
 from pyunik import disk as disks
-from pyunik import sizes, sources, vm
+from pyunik import paths, sizes, sources, vm
 from pyunik.board import ROOT, BoardError
 from pyunik.build import BuildError
-from pyunik.conformance import ConformanceError
 from pyunik.disk import DiskError
 from pyunik.libvirt_domain import DomainError
 from pyunik.libvirtd import LibvirtdError
@@ -40,6 +38,31 @@ from pyunik.vm import VmError
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def _rigs(task: str) -> None:
+    """The rigs (rigs/: the Xen rig, the conformance driver) live in a checkout,
+    not in an installed pyunik; one line says so instead of an ImportError."""
+    if not paths.CHECKOUT:
+        raise BuildError(f"{task} needs pyunik's rigs (rigs/ of a pyunik checkout); an installed pyunik has none")
+
+
+def _known_errors() -> tuple[type[Exception], ...]:
+    product: tuple[type[Exception], ...] = (
+        BoardError,
+        BuildError,
+        VmError,  # the Xen rig's XenRigError too
+        sources.SourcesError,
+        DomainError,
+        LibvirtdError,
+        DiskError,
+        sizes.SizeError,
+    )
+    if not paths.CHECKOUT:
+        return product
+    from rigs.conformance import ConformanceError
+
+    return (*product, ConformanceError)
+
+
 def _one_line_errors(fn: F) -> F:
     """Known errors become one line on stderr and exit status 2."""
 
@@ -47,17 +70,7 @@ def _one_line_errors(fn: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
-        except (
-            BoardError,
-            BuildError,
-            VmError,
-            sources.SourcesError,
-            ConformanceError,
-            DomainError,
-            LibvirtdError,
-            DiskError,
-            sizes.SizeError,
-        ) as exc:
+        except _known_errors() as exc:
             print(f"error: {exc}", file=sys.stderr)
             raise Exit(code=2) from None
 
@@ -182,7 +195,7 @@ def run(
     """Build and boot under QEMU, console on this terminal (Ctrl-] quits); exits with the guest's status.
 
     `invoke run --app DIR -- a b` passes a, b to the app as sys.argv[1:].
-    `--on xen` boots it as a PVH domU of the Xen rig (pyunik/xenrig.py); exit status 1 when it crashed.
+    `--on xen` boots it as a PVH domU of the Xen rig (rigs/xenrig.py); exit status 1 when it crashed.
     `--on libvirt` creates a transient libvirt domain from `invoke libvirt-xml`'s XML and attaches to
     its console; exit status 1 when libvirt saw a crash (any guest status but 0, see pyunik/libvirt_domain.py).
     """
@@ -194,7 +207,8 @@ def run(
     if c.remainder.strip():
         line = f"{line} -- {c.remainder.strip()}".strip()
     if on == "xen":
-        from pyunik import xenrig
+        _rigs("run --on xen")
+        from rigs import xenrig
 
         status = xenrig.run_interactive(image.elf, loaded.name, memory=memory or loaded.memory, cmdline=line)
         if status:
@@ -307,7 +321,7 @@ def test(c: Context, unit: bool = False, k: str = "") -> None:
     help={
         "board": f"board name from boards/ (default {boards.DEFAULT_BOARD})",
         "dirs": "test directories of MicroPython's tests/, comma-separated (or after --); "
-        f"default: {' '.join(suite.FULL_DIRS)}",
+        "default: rigs/conformance.py's FULL_DIRS",
         "jobs": "parallel compile jobs (default: all cores)",
     }
 )
@@ -319,6 +333,9 @@ def conformance(c: Context, board: str = boards.DEFAULT_BOARD, dirs: str = "", j
     failure lists go to build/conformance/BOARD/; tests pyunik deliberately does not run
     are in tests/conformance/skip.txt. Exits 1 if a test does worse on pyunik than on unix.
     """
+    _rigs("conformance")
+    from rigs import conformance as suite
+
     chosen = suite.split_dirs(f"{dirs} {c.remainder}") or suite.FULL_DIRS
     report = suite.run(boards.load(board), chosen, jobs=jobs or None, progress=print)
     print(suite.format_report(report))

@@ -8,7 +8,7 @@ takes 500 ms") calls for, built here rather than assumed:
   (never committed) and unpacked with dpkg-deb - only /boot/vmlinuz, not the
   400 MB of modules, which a guest with its devices built in does not need.
   It boots as the uncompressed ELF vmlinux taken out of that bzImage (as the
-  Xen rig does for its dom0: pyunik.xenrig), through the same PVH entry as
+  Xen rig does for its dom0: rigs.xenrig), through the same PVH entry as
   pyunik, so that a boot time measures the OS and not an xz decompressor
   under TCG; the bzImage is booted too, as a labelled second figure;
 - the initramfs (gzip, as Debian's own are) holds busybox-static (from the
@@ -32,7 +32,7 @@ takes 500 ms") calls for, built here rather than assumed:
   the app's "kernel command line" ``a=1 b=2`` (PYUNIK_CMDLINE).
 
 It boots under the same QEMU settings as pyunik's board (pyunik.vm.qemu_command).
-The cpio archive is written in Python (pyunik/cpio.py): no cpio package needed.
+The cpio archive is written in Python (rigs/cpio.py): no cpio package needed.
 """
 
 from __future__ import annotations
@@ -44,9 +44,10 @@ from pathlib import Path
 
 from bench import common, unixport
 from pyunik import board as boards
-from pyunik import debian, vm
-from pyunik.cpio import Cpio
-from pyunik.xenrig import XenRigError, _vmlinux_from_bzimage
+from pyunik import vm
+from rigs import debian
+from rigs.cpio import Cpio
+from rigs.xenrig import XenRigError, _vmlinux_from_bzimage
 
 OUT = common.WORK / "linux"
 #: The guest's -m in every benchmark that runs it: comfortably above its least

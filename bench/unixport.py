@@ -9,7 +9,7 @@ qemu-system as pyunik.
 Two builds, so that a ratio says how much is the platform and how much is
 configuration:
 
-- "upstream": the binary `invoke conformance` uses (pyunik.conformance builds
+- "upstream": the binary `invoke conformance` uses (rigs.conformance builds
   it into build/unix-port/: standard variant as upstream configures it, the
   features that need the +ds tree's empty submodules off, nothing frozen);
 - "tuned": the same, with pyunik's interpreter settings (port/mpconfigport.h,
@@ -30,7 +30,7 @@ import os
 from pathlib import Path
 
 from bench import common
-from pyunik import conformance
+from rigs import conformance
 
 QEMU_USER = "qemu-x86_64"
 #: Where `import asyncio` finds extmod/asyncio (the package directory's parent).
@@ -55,7 +55,7 @@ def build(which: str = UPSTREAM) -> Path:
     if which not in _built:
         try:
             if which == UPSTREAM:
-                common.log("building the unix port (pyunik.conformance.build_unix_port -> build/unix-port)")
+                common.log("building the unix port (rigs.conformance.build_unix_port -> build/unix-port)")
                 _built[which] = conformance.build_unix_port(conformance.micropython_tree())
             else:
                 common.log("building the unix port with pyunik's settings -> build/unix-port-tuned")
@@ -78,7 +78,7 @@ def qemu_user_argv(heap_bytes: int, script: Path, *args: str, which: str = UPSTR
 
 
 def describe() -> dict[str, object]:
-    described: dict[str, object] = {"built_by": "pyunik.conformance.build_unix_port", "qemu_user": QEMU_USER}
+    described: dict[str, object] = {"built_by": "rigs.conformance.build_unix_port", "qemu_user": QEMU_USER}
     for which in BUILDS:
         binary = build(which)
         options = list(conformance.UNIX_MAKE_OPTIONS) + (list(TUNED_MAKE_OPTIONS) if which == TUNED else [])

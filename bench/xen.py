@@ -1,7 +1,7 @@
 """pyunik as a real Xen PVH domU: time to the prompt beside a floor, and the least memory.
 
 `invoke bench --only xen` (or `python -m bench.xen [--runs N]` on its own). In one
-rig run (pyunik/xenrig.py: Xen 4.17 under QEMU TCG, Debian dom0):
+rig run (rigs/xenrig.py: Xen 4.17 under QEMU TCG, Debian dom0):
 - xl create -> pyunik's first ">>> ", and the floor: xl create -> the first
   console line of tests/xen/pvhtest, a 1 KB PVH kernel that prints one line
   and shuts down; N of each, interleaved (pyunik, floor, pyunik, ...) so that
@@ -29,8 +29,8 @@ import serial
 
 from bench import common, xen_io
 from pyunik import board as boards
-from pyunik import xenrig
-from pyunik.xenrig import XenRig, XenRigError
+from rigs import xenrig
+from rigs.xenrig import XenRig, XenRigError
 
 ALLOCATE = b"x = [bytes(100) for i in range(50)]; print('ALLOC', len(x))\r"
 FLOOR_MARKER = b"pvhtest: hello"

@@ -41,8 +41,9 @@ from typing import Any
 
 from bench import common
 from pyunik import board as boards
-from pyunik import build, disk, xenrig
-from pyunik.xenrig import XenRig
+from pyunik import build, disk
+from rigs import xenrig
+from rigs.xenrig import XenRig
 
 BOARD_FILE = boards.ROOT / "tests" / "xen" / "boards" / "xen-pvh-net-disk" / "board.toml"
 GUEST = "10.0.3.2"

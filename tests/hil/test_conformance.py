@@ -15,7 +15,8 @@ import pytest
 from conftest import BOARD
 
 from pyunik import board as boards
-from pyunik import conformance, vm
+from pyunik import vm
+from rigs import conformance
 
 
 def test_core_suite_does_no_worse_than_the_unix_port() -> None:
@@ -36,7 +37,7 @@ def test_core_suite_does_no_worse_than_the_unix_port() -> None:
 
 #: The file tests (io/file*, io/open_*, unicode/file*) on the disk board: its
 #: image with a scratch littlefs disk holding the tests' data/ as the current
-#: directory (pyunik.conformance.scratch_disk). About 30 s here.
+#: directory (rigs.conformance.scratch_disk). About 30 s here.
 DISK_BOARD = "qemu-microvm-disk"
 FILE_DIRS = ("io", "unicode")
 

@@ -82,6 +82,9 @@ def test_app_builds_and_boots_from_a_non_editable_install(tmp_path: Path) -> Non
     assert (package / "tree" / "port" / "Makefile").is_file()
     assert (site / "pyunik_plugins" / "device" / "uart16550" / "uart16550.c").is_file()
     assert not (site / "pyunik_plugins" / "device").is_symlink()
+    # The rigs stay in the checkout: the wheel carries the product only.
+    assert not (site / "rigs").exists() and not (package / "tree" / "rigs").exists()
+    assert not list(package.glob("**/xenrig.py")) and not list(package.glob("**/conformance.py"))
 
     app = tmp_path / "myapp"
     (app / "boards" / "my-microvm").mkdir(parents=True)
@@ -110,6 +113,9 @@ def test_app_builds_and_boots_from_a_non_editable_install(tmp_path: Path) -> Non
 
     listed = pyunik("boards", timeout=60)
     assert listed.returncode == 0, listed.stderr
+    offered = pyunik("--list", timeout=60)
+    assert offered.returncode == 0 and "build" in offered.stdout, offered.stderr
+    assert "conformance" not in offered.stdout
     assert "my-microvm" in listed.stdout and boards.DEFAULT_BOARD in listed.stdout
 
     built = pyunik("build", "--board", "my-microvm", "--app", ".", "--jobs", "2")

@@ -1,4 +1,4 @@
-"""pyunik.conformance without booting anything: run-tests.py's output, the
+"""rigs.conformance without booting anything: run-tests.py's output, the
 skip list, the per-directory counts and the regression rule."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from pyunik import conformance
-from pyunik.conformance import (
+from rigs import conformance
+from rigs.conformance import (
     ConformanceError,
     Report,
     SkipEntry,

@@ -1,10 +1,10 @@
-"""pyunik.cpio: the newc archives the Xen rig and the Linux guest boot with."""
+"""rigs.cpio: the newc archives the Xen rig and the Linux guest boot with."""
 
 from __future__ import annotations
 
 import stat
 
-from pyunik.cpio import Cpio
+from rigs.cpio import Cpio
 
 
 def entries(data: bytes) -> list[tuple[str, int, bytes, tuple[int, int]]]:

@@ -1,4 +1,4 @@
-"""pyunik.debian: unpacking a .deb keeps what is asked for, inside the target."""
+"""rigs.debian: unpacking a .deb keeps what is asked for, inside the target."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from pyunik import debian
+from rigs import debian
 
 
 def make_deb(tmp_path: Path, files: dict[str, bytes]) -> Path:

@@ -19,7 +19,7 @@ import netclients as nc
 import pytest
 import unixapp
 
-from pyunik import conformance
+from rigs import conformance
 
 SERVER_TIMEOUT = 1.5  # seconds a client has to send a request head (the app's timeout= option)
 

@@ -1,4 +1,4 @@
-"""Fixtures for tests on real Xen: one Xen rig (pyunik/xenrig.py) per session.
+"""Fixtures for tests on real Xen: one Xen rig (rigs/xenrig.py) per session.
 
 Booting Xen and its dom0 under QEMU TCG costs seconds, so the session boots it
 once and every test creates its own domU in it. ``port`` hands the domU
@@ -25,8 +25,9 @@ from pathlib import Path
 
 import pytest
 
-from pyunik import vm, xenrig
-from pyunik.xenrig import XenRig, XenRigError
+from pyunik import vm
+from rigs import xenrig
+from rigs.xenrig import XenRig, XenRigError
 
 PVHTEST = Path(__file__).parent / "pvhtest"
 #: What the rig cost in this session, for the summary at the end.
@@ -34,7 +35,7 @@ COSTS: dict[str, float] = {}
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "xen: boots real Xen 4.17 under QEMU (pyunik/xenrig.py) and runs domUs")
+    config.addinivalue_line("markers", "xen: boots real Xen 4.17 under QEMU (rigs/xenrig.py) and runs domUs")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

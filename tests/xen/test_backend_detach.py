@@ -15,8 +15,9 @@ from test_netfront import GUEST, vif  # tests/xen is on sys.path (rootdir-relati
 from test_pyunik_on_xen import Console
 
 from pyunik import board as boards
-from pyunik import build, disk, xenrig
-from pyunik.xenrig import XenRig
+from pyunik import build, disk
+from rigs import xenrig
+from rigs.xenrig import XenRig
 
 #: Far below the block layer's 30 s timeout: what "at once" means under nested TCG.
 PROMPTLY_S = 20

@@ -18,7 +18,7 @@ from test_pyunik_on_xen import Console
 
 from pyunik import board as boards
 from pyunik import build, disk
-from pyunik.xenrig import Domain, XenRig
+from rigs.xenrig import Domain, XenRig
 
 NET_DISK_BOARD = Path(__file__).parent / "boards" / "xen-pvh-net-disk" / "board.toml"
 POWER_CUTS = int(os.environ.get("PYUNIK_XEN_POWERCUTS", "4"))

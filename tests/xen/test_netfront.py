@@ -8,8 +8,9 @@ import pytest
 from test_pyunik_on_xen import Console  # tests/xen is on sys.path (rootdir-relative imports)
 
 from pyunik import board as boards
-from pyunik import build, xenrig, xlconfig
-from pyunik.xenrig import XenRig
+from pyunik import build, xlconfig
+from rigs import xenrig
+from rigs.xenrig import XenRig
 
 GUEST = "10.0.3.2"  # on the rig's own bridge, inside its QEMU
 CONNECTIONS = 200

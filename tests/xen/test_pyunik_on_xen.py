@@ -1,4 +1,4 @@
-"""The xen-pvh image as a real Xen 4.17 PVH domU (the rig: pyunik/xenrig.py).
+"""The xen-pvh image as a real Xen 4.17 PVH domU (the rig: rigs/xenrig.py).
 
 The REPL over the PV console, xenstore from Python, asyncio sleeps woken by
 the timer while the domain idles, and the shutdown reasons xl sees.
@@ -13,7 +13,7 @@ import pytest
 
 from pyunik import board as boards
 from pyunik import build
-from pyunik.xenrig import XenRig
+from rigs.xenrig import XenRig
 
 APPS = Path(__file__).parent.parent / "hil" / "apps"
 EXAMPLES = boards.ROOT / "examples"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pyunik.xenrig import XenRig
+from rigs.xenrig import XenRig
 
 HELLO = b"pvhtest: hello from a PVH domU"
 

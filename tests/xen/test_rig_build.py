@@ -8,8 +8,8 @@ import struct
 
 import pytest
 
-from pyunik import xenrig
-from pyunik.xenrig import XenRigError
+from rigs import xenrig
+from rigs.xenrig import XenRigError
 
 
 def test_modules_load_after_their_dependencies() -> None:

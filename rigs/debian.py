@@ -1,6 +1,6 @@
 """Debian packages for the rigs: find, download and unpack a .deb.
 
-The Xen rig's dom0 (pyunik/xenrig.py) and the benchmark's Linux guest
+The Xen rig's dom0 (rigs/xenrig.py) and the benchmark's Linux guest
 (bench/linux.py) are assembled from Debian's own binaries: the kernel
 package linux-image-amd64 points at, busybox, Xen's tools. apt-get does the
 downloading (from the mirror the system uses); tarfile with its "data"

@@ -574,7 +574,7 @@ def run_guest(
                 else:
                     run.statuses[culprit] = "fail"
                     run.notes[culprit] = stop.problem
-            out.write(f"pyunik.conformance: {stop.problem} ({culprit}); rebooting\n")
+            out.write(f"rigs.conformance: {stop.problem} ({culprit}); rebooting\n")
             pending = [t for t in pending if t not in run.statuses]
     return run
 

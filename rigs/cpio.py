@@ -1,7 +1,7 @@
 """A "newc" (070701) cpio archive, the format Linux unpacks as an initramfs.
 
 Written directly, so no cpio package is needed: the Xen rig's dom0
-(pyunik/xenrig.py) and the benchmark's Linux guest (bench/linux.py) both
+(rigs/xenrig.py) and the benchmark's Linux guest (bench/linux.py) both
 build theirs with it. Parent directories are added once, before what they
 hold; owner and group are root, times zero (the same input gives the same
 bytes).

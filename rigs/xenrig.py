@@ -86,11 +86,12 @@ from typing import TYPE_CHECKING, Any
 
 import filelock
 
-from pyunik import cpio as cpio_module
-from pyunik import debian, sizes
+from pyunik import sizes
 from pyunik.board import ROOT
-from pyunik.cpio import Cpio
 from pyunik.vm import HEADLESS, QEMU, QemuCommand, Running, VmError, require_qemu, start_with_pty
+from rigs import cpio as cpio_module
+from rigs import debian
+from rigs.cpio import Cpio
 
 if TYPE_CHECKING:
     import serial
@@ -184,7 +185,7 @@ SHUTDOWN_REASONS = {0: "poweroff", 1: "reboot", 2: "suspend", 3: "crash", 4: "wa
 # Xen toolstack daemons, then reads commands from hvc0 with echo off: the rig
 # writes a line, the shell runs it, markers delimit the output.
 INIT = r"""#!/bin/busybox sh
-# The dom0 of pyunik's Xen rig (written by pyunik/xenrig.py).
+# The dom0 of pyunik's Xen rig (written by rigs/xenrig.py).
 /bin/busybox mkdir -p /proc /sys /dev /run /tmp
 /bin/busybox mount -t proc proc /proc
 /bin/busybox --install -s /bin
@@ -484,7 +485,7 @@ def _read_kernel_deb(deb: Path) -> _KernelFiles:
 
 
 def _library_closure(root: Path, programs: Iterable[str], libdirs: Iterable[str]) -> dict[str, Path]:
-    """The shared libraries ``programs`` load (pyunik.debian.library_closure):
+    """The shared libraries ``programs`` load (rigs.debian.library_closure):
     only these go into the initramfs (glibc alone brings dozens more). glibc
     dlopen()s libgcc_s.so.1 (pthread_cancel, unwinding): no DT_NEEDED names
     it, and xl dies without it."""
