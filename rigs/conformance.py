@@ -63,9 +63,9 @@ __all__ = [
     "format_report",
     "load_skip_list",
     "micropython_tree",
-    "parse_result_line",
-    "parse_results",
+    "parse_progress_line",
     "parse_skip_list",
+    "read_results",
     "run",
     "split_dirs",
 ]
@@ -196,30 +196,55 @@ def skip_reason(entries: Iterable[SkipEntry], test: str, target: str, disk: bool
     return None
 
 
-# ---- run-tests.py's output --------------------------------------------------
+# ---- run-tests.py's results ------------------------------------------------
 
-# "pass  basics/int1.py ", "FAIL  float/x.py (unittest: 2 ran, 1 failures, 0 errors)", "skip  io/argv.py"
-_RESULT = re.compile(r"^(pass|FAIL|skip) +(\S+\.py)(?: |$)")
+#: run-tests.py's results file in its --result-dir, written when it finishes.
+RESULTS_FILE = "_results.json"
+#: The statuses run-tests.py gives a test.
+RUN_TESTS_STATUSES = ("pass", "fail", "skip")
 
 
-def parse_result_line(line: str) -> tuple[str, str] | None:
-    """``(test, status)`` from one line of run-tests.py, status being
-    pass/fail/skip; None for any other line (platform, summaries, notes)."""
-    match = _RESULT.match(line.rstrip("\r\n"))
+def read_results(result_dir: Path) -> dict[str, str] | None:
+    """Each test's status from run-tests.py's own results file: its
+    ``"results"`` list of ``[test, status, reason]`` (MicroPython's format
+    since 1.26; patches/micropython/0012 gives 1.25 the same). None when
+    there is no file: run-tests.py writes it last, so it did not finish."""
+    path = result_dir / RESULTS_FILE
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        raise ConformanceError(f"{_shown(path)}: not run-tests.py's results ({exc})") from None
+    results = data.get("results") if isinstance(data, dict) else None
+    if not isinstance(results, list):
+        raise ConformanceError(
+            f'{_shown(path)} has no "results" list; fix: `invoke deps` (applies patches/micropython/0012)'
+        )
+    statuses: dict[str, str] = {}
+    for entry in results:
+        if not (isinstance(entry, list) and len(entry) >= 2 and entry[1] in RUN_TESTS_STATUSES):
+            raise ConformanceError(f"{_shown(path)}: unexpected result {entry!r}")
+        statuses[str(entry[0])] = entry[1]
+    return statuses
+
+
+# What the guest watchdog reads while run-tests.py runs: each test's line as
+# it finishes ("pass  basics/int1.py ", "FAIL  float/x.py (unittest: ...)").
+# It tells which test the guest was on when it died or hung, and it is the
+# only record of a boot that had to be cut short (run-tests.py is killed
+# then, before it writes its results file). A finished run's statuses come
+# from the results file.
+_PROGRESS = re.compile(r"^(pass|FAIL|skip) +(\S+\.py)(?: |$)")
+
+
+def parse_progress_line(line: str) -> tuple[str, str] | None:
+    """``(test, status)`` from one progress line of run-tests.py, status
+    being pass/fail/skip; None for any other line (platform, summaries, notes)."""
+    match = _PROGRESS.match(line.rstrip("\r\n"))
     if match is None:
         return None
     return match.group(2), match.group(1).lower()
-
-
-def parse_results(output: str) -> dict[str, str]:
-    """Every test's status from run-tests.py's output (run with ``-j 1``:
-    with several jobs its lines interleave)."""
-    results: dict[str, str] = {}
-    for line in output.splitlines():
-        parsed = parse_result_line(line)
-        if parsed is not None:
-            results[parsed[0]] = parsed[1]
-    return results
 
 
 # ---- counting and reporting -------------------------------------------------
@@ -480,8 +505,8 @@ def _fresh(directory: Path) -> Path:
 
 
 def run_unix(binary: Path, tree: Path, tests: Sequence[str], result_dir: Path, log: Path) -> dict[str, str]:
-    """Each test's status on the unix port. One job: with more, run-tests.py's
-    result lines interleave and cannot be parsed reliably."""
+    """Each test's status on the unix port, from run-tests.py's results file.
+    One job: QEMU has the other core, and some tests write files beside themselves."""
     if not tests:
         return {}
     result = subprocess.run(
@@ -493,12 +518,17 @@ def run_unix(binary: Path, tree: Path, tests: Sequence[str], result_dir: Path, l
         text=True,
     )
     log.write_text(result.stdout, encoding="utf-8")
-    statuses = parse_results(result.stdout)
+    statuses = read_results(result_dir)
     _check_complete(statuses, tests, result.stdout, log)
+    assert statuses is not None
     return statuses
 
 
-def _check_complete(statuses: dict[str, str], tests: Sequence[str], output: str, log: Path) -> None:
+def _check_complete(statuses: dict[str, str] | None, tests: Sequence[str], output: str, log: Path) -> None:
+    """Every test has a status; else one error with the end of run-tests.py's output."""
+    if statuses is None:
+        tail = " / ".join(output.strip().splitlines()[-3:]) or "no output"
+        raise ConformanceError(f"run-tests.py wrote no {RESULTS_FILE}: {tail}; log: {_shown(log)}")
     missing = [test for test in tests if test not in statuses]
     if missing:
         tail = " / ".join(output.strip().splitlines()[-3:]) or "no output"
@@ -553,13 +583,17 @@ def run_guest(
         while pending:
             run.boots += 1
             running = vm.start_with_pty(command, log=qemu_log)
+            (result_dir / RESULTS_FILE).unlink(missing_ok=True)
             try:
                 stop = _drive(running, tree, pending, result_dir, out, run, stall, progress, len(tests))
             finally:
                 running.close()
             if stop is None:
                 out.flush()
-                _check_complete(run.statuses, pending, log.read_text(encoding="utf-8"), log)
+                finished = read_results(result_dir)
+                _check_complete(finished, pending, log.read_text(encoding="utf-8"), log)
+                assert finished is not None
+                run.statuses.update(finished)  # the file, not the progress lines, is the record
                 break
             if not stop.started:
                 raise ConformanceError(
@@ -628,7 +662,7 @@ def _drive(
             last = time.monotonic()
             out.write(line)
             started = started or line.startswith("platform=")
-            parsed = parse_result_line(line)
+            parsed = parse_progress_line(line)
             if parsed is None:
                 continue
             test, status = parsed

@@ -1,8 +1,10 @@
-"""rigs.conformance without booting anything: run-tests.py's output, the
-skip list, the per-directory counts and the regression rule."""
+"""rigs.conformance without booting anything: run-tests.py's results file and
+progress lines, the skip list, the per-directory counts and the regression rule."""
 
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -14,43 +16,68 @@ from rigs.conformance import (
     SkipEntry,
     count_by_dir,
     format_report,
-    parse_result_line,
-    parse_results,
+    parse_progress_line,
     parse_skip_list,
+    read_results,
     skip_reason,
     split_dirs,
 )
 
-# What run-tests.py 1.25 prints, one job, against a board (-t port:...). Its
-# pass/FAIL lines end with a space (for the unittest note that may follow).
-RUN_TESTS_OUTPUT = "\n".join(
-    [
-        "platform=pyunik arch=x64",
-        "pass  basics/int1.py ",
-        "FAIL  float/math_constants.py ",
-        "skip  basics/sys_getsizeof.py",
-        "pass  extmod/machine1.py (unittest: 3 ran)",
-        "FAIL  extmod/x.py (unittest: 2 ran, 1 failures, 0 errors)",
-        "NOTE: extmod/y.py may be a unittest that doesn't run unittest.main()",
-        "5 tests performed (40 individual testcases)",
-        "2 tests passed",
-        "1 tests skipped: sys_getsizeof",
-        "2 tests failed: math_constants x",
-    ]
-)
+# ---- run-tests.py's results file and progress lines ---------------------------
+
+# Three tests as run-tests.py sees them: one passes (CPython gives the expected
+# output), one fails (its .exp says otherwise), one skips itself as upstream's do.
+SMALL_SUITE = {
+    "pass_me.py": "print(sum(range(10)))\n",
+    "fail_me.py": "print('pyunik')\n",
+    "fail_me.py.exp": "something else\n",
+    "skip_me.py": "print('SKIP')\nraise SystemExit\n",
+}
 
 
-# ---- run-tests.py's output ----------------------------------------------------
+@pytest.fixture(scope="module")
+def unix_port() -> Path:
+    if shutil.which("make") is None or not (conformance.ROOT / "deps" / "micropython").is_dir():
+        pytest.skip("no make or no deps/micropython: run ./bootstrap.sh")
+    return conformance.build_unix_port(conformance.micropython_tree(), jobs=2)
 
 
-def test_parse_results_reads_every_result_line() -> None:
-    assert parse_results(RUN_TESTS_OUTPUT) == {
-        "basics/int1.py": "pass",
-        "float/math_constants.py": "fail",
-        "basics/sys_getsizeof.py": "skip",
-        "extmod/machine1.py": "pass",
-        "extmod/x.py": "fail",
-    }
+@pytest.mark.ci_required
+def test_statuses_come_from_run_tests_results_file(unix_port: Path, tmp_path: Path) -> None:
+    """The real (patched) run-tests.py on the unix port: every test's status
+    is read from its _results.json, skips included."""
+    tree = conformance.prepare_tree(conformance.micropython_tree(), tmp_path)
+    (tree / "tests" / "pyunik_t").mkdir()
+    for name, text in SMALL_SUITE.items():
+        (tree / "tests" / "pyunik_t" / name).write_text(text)
+    tests = ["pyunik_t/pass_me.py", "pyunik_t/fail_me.py", "pyunik_t/skip_me.py"]
+    result_dir = tmp_path / "results"
+    statuses = conformance.run_unix(unix_port, tree, tests, result_dir, tmp_path / "unix.log")
+    assert statuses == {"pyunik_t/pass_me.py": "pass", "pyunik_t/fail_me.py": "fail", "pyunik_t/skip_me.py": "skip"}
+    assert json.loads((result_dir / conformance.RESULTS_FILE).read_text())["failed_tests"] == ["pyunik_t/fail_me.py"]
+
+
+def test_no_results_file_means_run_tests_did_not_finish(tmp_path: Path) -> None:
+    assert read_results(tmp_path) is None
+
+
+def test_a_results_file_without_the_list_names_the_fix(tmp_path: Path) -> None:
+    # What an unpatched MicroPython 1.25 writes: the failures only.
+    (tmp_path / conformance.RESULTS_FILE).write_text(json.dumps({"args": {}, "failed_tests": ["a/b.py"]}))
+    with pytest.raises(ConformanceError, match=r"no \"results\" list; fix: `invoke deps`"):
+        read_results(tmp_path)
+
+
+def test_a_results_file_with_an_unknown_status_is_refused(tmp_path: Path) -> None:
+    (tmp_path / conformance.RESULTS_FILE).write_text(json.dumps({"results": [["a/b.py", "maybe", ""]]}))
+    with pytest.raises(ConformanceError, match="unexpected result"):
+        read_results(tmp_path)
+
+
+def test_progress_lines_name_the_test_and_status() -> None:
+    assert parse_progress_line("pass  basics/int1.py ") == ("basics/int1.py", "pass")
+    assert parse_progress_line("skip  basics/sys_getsizeof.py") == ("basics/sys_getsizeof.py", "skip")
+    assert parse_progress_line("FAIL  extmod/x.py (unittest: 2 ran, 1 failures, 0 errors)") == ("extmod/x.py", "fail")
 
 
 @pytest.mark.parametrize(
@@ -65,13 +92,13 @@ def test_parse_results_reads_every_result_line() -> None:
         "",
     ],
 )
-def test_other_lines_are_not_results(line: str) -> None:
-    assert parse_result_line(line) is None
+def test_other_lines_are_not_progress(line: str) -> None:
+    assert parse_progress_line(line) is None
 
 
-def test_result_line_with_crlf_and_extra_info() -> None:
-    assert parse_result_line("FAIL  io/argv.py \r\n") == ("io/argv.py", "fail")
-    assert parse_result_line("pass  a/b.py (unittest: 1 ran, 1 skipped)") == ("a/b.py", "pass")
+def test_progress_line_with_crlf_and_extra_info() -> None:
+    assert parse_progress_line("FAIL  io/argv.py \r\n") == ("io/argv.py", "fail")
+    assert parse_progress_line("pass  a/b.py (unittest: 1 ran, 1 skipped)") == ("a/b.py", "pass")
 
 
 def test_split_dirs_takes_commas_and_spaces() -> None:
