@@ -65,6 +65,7 @@ from __future__ import annotations
 import contextlib
 import gzip
 import hashlib
+import io
 import json
 import lzma
 import os
@@ -363,26 +364,22 @@ def _kernel_package() -> str:
         raise XenRigError(str(exc)) from None
 
 
-def _elf_sections(data: bytes) -> dict[str, bytes]:
-    """The sections of an ELF64 little-endian file, by name."""
-    if data[:4] != b"\x7fELF" or data[4] != 2:
-        raise XenRigError("not an ELF64 file")
-    shoff = struct.unpack_from("<Q", data, 0x28)[0]
-    shentsize, shnum, shstrndx = struct.unpack_from("<HHH", data, 0x3A)
-    headers = [struct.unpack_from("<IIQQQQ", data, shoff + i * shentsize) for i in range(shnum)]
-    names_off, names_size = headers[shstrndx][4], headers[shstrndx][5]
-    names = data[names_off : names_off + names_size]
-    sections = {}
-    for name_idx, _type, _flags, _addr, offset, size in headers:
-        name = names[name_idx : names.index(b"\0", name_idx)].decode()
-        sections[name] = data[offset : offset + size]
-    return sections
+def _elf_section(data: bytes, name: str) -> bytes:
+    """One section of an ELF file by name (pyelftools); empty when it has none."""
+    from elftools.common.exceptions import ELFError
+    from elftools.elf.elffile import ELFFile
+
+    try:
+        section = ELFFile(io.BytesIO(data)).get_section_by_name(name)
+    except ELFError as exc:
+        raise XenRigError(f"not an ELF file: {exc}") from None
+    return b"" if section is None else section.data()
 
 
 def _modinfo(data: bytes) -> dict[str, str]:
     """A kernel module's .modinfo (name, depends, ...): what depmod reads."""
     info: dict[str, str] = {}
-    for entry in _elf_sections(data).get(".modinfo", b"").split(b"\0"):
+    for entry in _elf_section(data, ".modinfo").split(b"\0"):
         key, sep, value = entry.decode(errors="replace").partition("=")
         if sep and key not in info:
             info[key] = value

@@ -4,7 +4,10 @@ the vmlinux unpacker (the cpio writer: tests/unit/test_cpio.py), sizes and xl st
 from __future__ import annotations
 
 import gzip
+import shutil
 import struct
+import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -23,6 +26,26 @@ def test_module_cycles_and_unknown_modules_are_errors() -> None:
         xenrig._load_order(["a"], {"a": ["b"], "b": ["a"]})
     with pytest.raises(XenRigError, match="xen_evtchn is not in the kernel package"):
         xenrig._load_order(["xen-evtchn"], {})
+
+
+MODULE_C = r"""
+__attribute__((section(".modinfo"), used))
+static const char m[] = "name=pyunik_t\0depends=xen-evtchn,9pnet\0name=again";
+int pyunik_t_init(void) { return 0; }
+"""
+
+
+def test_modinfo_is_read_from_a_real_object_file(tmp_path: Path) -> None:
+    """A kernel module is a relocatable ELF whose .modinfo holds key=value
+    strings; gcc makes one here and pyelftools reads it (the first value wins)."""
+    if shutil.which("gcc") is None:
+        pytest.skip("no gcc: run ./bootstrap.sh")
+    (tmp_path / "m.c").write_text(MODULE_C)
+    subprocess.run(["gcc", "-c", "-o", str(tmp_path / "m.ko"), str(tmp_path / "m.c")], check=True)
+    info = xenrig._modinfo((tmp_path / "m.ko").read_bytes())
+    assert info == {"name": "pyunik_t", "depends": "xen-evtchn,9pnet"}
+    with pytest.raises(XenRigError, match="not an ELF file"):
+        xenrig._modinfo(b"MZ" + bytes(100))
 
 
 def test_vmlinux_comes_out_of_a_bzimage() -> None:
