@@ -20,16 +20,19 @@ import os
 import shutil
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from pyunik import vm
+from pyunik import board as boards
+from pyunik import build, disk, vm
 from rigs import xenrig
-from rigs.xenrig import XenRig, XenRigError
+from rigs.xenrig import Domain, XenRig, XenRigError
 
 PVHTEST = Path(__file__).parent / "pvhtest"
+#: A board with both Xen front ends: a vif and a disk (tests/xen/boards/).
+NET_DISK_BOARD = Path(__file__).parent / "boards" / "xen-pvh-net-disk" / "board.toml"
 #: What the rig cost in this session, for the summary at the end.
 COSTS: dict[str, float] = {}
 
@@ -156,3 +159,30 @@ class Stopwatch:
 @pytest.fixture
 def stopwatch() -> Stopwatch:
     return Stopwatch()
+
+
+@pytest.fixture(scope="session")
+def net_disk_image() -> build.Image:
+    return build.build(boards.load(NET_DISK_BOARD))
+
+
+@pytest.fixture
+def net_disk_domu(xen_rig: XenRig, net_disk_image: build.Image, dut) -> Callable[[str, str, int], Domain]:  # type: ignore[no-untyped-def]
+    """Starts a domU of NET_DISK_BOARD at its REPL: a fresh littlefs disk of
+    ``disk_size`` bytes in the rig's disk share (``<name>.img``) and one vif
+    with ``mac`` on the rig's bridge, at test_netfront.GUEST."""
+    from test_netfront import GUEST, vif  # tests/xen is on sys.path (rootdir-relative imports)
+
+    def start(name: str, mac: str, disk_size: int) -> Domain:
+        img = xen_rig.disks / f"{name}.img"
+        disk.create(img, "lfs", disk_size)
+        domain = xen_rig.create(
+            net_disk_image.elf,
+            name,
+            cmdline=f"ip={GUEST}/{xenrig.RIG_PREFIX} gw={xenrig.DOM0_ADDRESS}",
+            extra_config=[vif(mac), xen_rig.disk_config([img])],
+        )
+        dut.expect_exact(b">>> ", timeout=90)
+        return domain
+
+    return start

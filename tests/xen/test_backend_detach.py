@@ -9,15 +9,12 @@ Closed so that the detach completes, and the REPL goes on."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
-from test_blkfront import NET_DISK_BOARD
-from test_netfront import GUEST, vif  # tests/xen is on sys.path (rootdir-relative imports)
+from test_netfront import GUEST  # tests/xen is on sys.path (rootdir-relative imports)
 from test_pyunik_on_xen import Console
 
-from pyunik import board as boards
-from pyunik import build, disk
-from rigs import xenrig
-from rigs.xenrig import XenRig
+from rigs.xenrig import Domain, XenRig
 
 #: Far below the block layer's 30 s timeout: what "at once" means under nested TCG.
 PROMPTLY_S = 20
@@ -36,17 +33,12 @@ NET_READER = (
 )
 
 
-def test_detach_fails_io_at_once_and_the_repl_goes_on(xen_rig: XenRig, dut) -> None:  # type: ignore[no-untyped-def]
-    image = build.build(boards.load(NET_DISK_BOARD))
-    img = xen_rig.disks / "detach.img"
-    disk.create(img, "lfs", 2 << 20)
-    domain = xen_rig.create(
-        image.elf,
-        "pyunik-detach",
-        cmdline=f"ip={GUEST}/{xenrig.RIG_PREFIX} gw={xenrig.DOM0_ADDRESS}",
-        extra_config=[vif("00:16:3e:50:59:05"), xen_rig.disk_config([img])],
-    )
-    dut.expect_exact(b">>> ", timeout=90)
+def test_detach_fails_io_at_once_and_the_repl_goes_on(
+    xen_rig: XenRig,
+    net_disk_domu: Callable[[str, str, int], Domain],
+    dut,  # type: ignore[no-untyped-def]
+) -> None:
+    domain = net_disk_domu("pyunik-detach", "00:16:3e:50:59:05", 2 << 20)
     console = Console(dut)
 
     # The disk: block-detach while files are being written and synced.

@@ -10,17 +10,16 @@ import random
 import re
 import statistics
 import time
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
-from test_netfront import GUEST, vif  # tests/xen is on sys.path (rootdir-relative imports)
+from test_netfront import GUEST  # tests/xen is on sys.path (rootdir-relative imports)
 from test_pyunik_on_xen import Console
 
 from pyunik import board as boards
 from pyunik import build, disk
 from rigs.xenrig import Domain, XenRig
 
-NET_DISK_BOARD = Path(__file__).parent / "boards" / "xen-pvh-net-disk" / "board.toml"
 POWER_CUTS = int(os.environ.get("PYUNIK_XEN_POWERCUTS", "4"))
 PATTERN = bytes(range(256)) * 256  # 64 KiB: more than 11 segments, so an indirect request
 #: The power-cut loop: numbered files, each closed and synced, then acknowledged.
@@ -185,20 +184,15 @@ def test_bad_backends_give_one_line_each(xen_rig: XenRig, disk_image: build.Imag
     domain.destroy()
 
 
-def test_network_answers_during_a_long_disk_write(xen_rig: XenRig, dut) -> None:  # type: ignore[no-untyped-def]
+def test_network_answers_during_a_long_disk_write(
+    xen_rig: XenRig,
+    net_disk_domu: Callable[[str, str, int], Domain],
+    dut,  # type: ignore[no-untyped-def]
+) -> None:
     """While one f.write() of 1 MiB runs (no Python runs until it returns),
     the block layer's wait runs the network's poll: lwIP answers dom0's
     pings during the write, not after it."""
-    image = build.build(boards.load(NET_DISK_BOARD))
-    img = xen_rig.disks / "netdisk.img"
-    disk.create(img, "lfs", 4 << 20)
-    domain = xen_rig.create(
-        image.elf,
-        "pyunik-netdisk",
-        cmdline=f"ip={GUEST}/24 gw=10.0.3.1",
-        extra_config=[vif("00:16:3e:50:59:03"), xen_rig.disk_config([img])],
-    )
-    dut.expect_exact(b">>> ", timeout=90)
+    domain = net_disk_domu("pyunik-netdisk", "00:16:3e:50:59:03", 4 << 20)
     console = Console(dut)
     console.run("import socket, time, os, blockdev; big = bytes(1 << 20); s = socket.socket(); "
                 "s.bind(('0.0.0.0', 7)); s.listen(1)")  # fmt: skip
