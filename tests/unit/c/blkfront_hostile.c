@@ -13,109 +13,16 @@
  * Connected (its state watch fires) fails the request in flight with
  * -ENODEV and the front end says Closed.
  */
-#include <stdarg.h>
-#include <stdio.h>
-#include <stdlib.h>
-
 #include "blkfront.c"
+#include "xen_front_standins.h"
 
-// ---- what pvboot, xenstore and the block layer would provide ---------------
+// ---- what the block layer would provide ---------------------------------------
 
-static int messages;
-static bool quiet; // the random rounds: count the lines, do not print them
-static int closed_said;
-static int backend_state = XENBUS_STATE_CONNECTED;
-
-void pvboot_printf(const char *fmt, ...) {
-    messages++;
-    if (quiet) {
-        return;
-    }
-    va_list ap;
-    va_start(ap, fmt);
-    printf("  guest says: ");
-    vprintf(fmt, ap);
-    va_end(ap);
-}
-
-void *pvboot_page_alloc(size_t npages) {
-    void *p = aligned_alloc(PAGE_SIZE, npages * PAGE_SIZE);
-    memset(p, 0, npages * PAGE_SIZE);
-    return p;
-}
-
-void xen_evtchn_notify(evtchn_port_t port) {
-    (void)port;
-}
-
-int xenbus_watched_state(xen_store_watch_t *w, const char *state_path) {
-    (void)w;
-    (void)state_path;
-    return backend_state;
-}
-
-void xenbus_front_closed(const char *front_path) {
-    (void)front_path;
-    closed_said++;
-}
-
-// Reached only from vbd_start / xen_blkfront_init, which the harness does
-// not run (a vbd is set up by hand below).
-bool xen_present(void) {
-    return false;
-}
-int xen_store_request(uint32_t type, const char *const *parts, size_t nparts, char *buf, size_t size) {
-    (void)type, (void)parts, (void)nparts, (void)buf, (void)size;
-    return -1;
-}
-int xenbus_read(const char *path, char *buf, size_t size) {
-    (void)path, (void)buf, (void)size;
-    return -1;
-}
-unsigned long xenbus_read_ulong(const char *path, unsigned long fallback) {
-    (void)path;
-    return fallback;
-}
-int xenbus_wait_state(const char *state_path, unsigned wanted, uint64_t timeout_ms) {
-    (void)state_path, (void)wanted, (void)timeout_ms;
-    return 0;
-}
-void xenbus_join(char *out, size_t size, const char *dir, const char *name) {
-    snprintf(out, size, "%s/%s", dir, name);
-}
-bool xenbus_write_nodes(const char *dir, const xenbus_node_t *nodes, size_t n) {
-    (void)dir, (void)nodes, (void)n;
-    return false;
-}
-bool xenbus_watch_state(xen_store_watch_t *w, const char *state_path) {
-    (void)w, (void)state_path;
-    return false;
-}
-evtchn_port_t xen_evtchn_alloc_unbound(domid_t remote) {
-    (void)remote;
-    return 0;
-}
-void xen_evtchn_bind(evtchn_port_t port, xen_evtchn_handler_t handler, void *arg) {
-    (void)port, (void)handler, (void)arg;
-}
-int xen_gnttab_grant(domid_t domid, unsigned long frame, bool readonly) {
-    (void)domid, (void)frame, (void)readonly;
-    return 1;
-}
 void pyunik_blockdev_register(pyunik_blockdev_t *dev) {
     (void)dev;
 }
 
 // ---- checks -----------------------------------------------------------------
-
-static int failures;
-
-static void check(int ok, const char *what) {
-    printf("%s %s\n", ok ? "ok  " : "FAIL", what);
-    if (!ok) {
-        failures++;
-    }
-}
 
 // A connected disk with a fresh ring, 11 direct segments, a FLUSH op.
 static vbd_t *fresh(void) {
