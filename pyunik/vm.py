@@ -16,6 +16,7 @@ import signal
 import socket
 import subprocess
 import tty
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -225,6 +226,24 @@ def require_qemu() -> str:
     return path
 
 
+def _release(proc: subprocess.Popen[bytes], fds: tuple[int, int], consoles: list[serial.Serial]) -> None:
+    """Stop QEMU (if it still runs), close the console ports opened on the
+    pty and the pty's two descriptors."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    for port in consoles:
+        port.close()
+    consoles.clear()
+    for fd in fds:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+
+
 @dataclass
 class Running:
     """A QEMU process whose console is the slave side of a pty we own.
@@ -234,6 +253,11 @@ class Running:
     descriptor of the slave open ourselves: the pty then buffers everything
     the guest writes until a reader comes - QEMU's own ``-serial pty`` drops
     output while nobody has the pty open, which loses the banner.
+
+    :meth:`close` (or leaving a ``with`` block) stops QEMU and closes the
+    console ports and both descriptors. A Running dropped without it does the same when it is
+    collected (or at exit), so a process that boots a thousand guests does
+    not run out of descriptors (select() stops at 1024).
     """
 
     proc: subprocess.Popen[bytes]
@@ -241,6 +265,11 @@ class Running:
     _master: int
     _slave: int
     _console: serial.Serial | None = None
+
+    def __post_init__(self) -> None:
+        # What the finalizer closes: every console port opened on the pty.
+        self._consoles: list[serial.Serial] = [] if self._console is None else [self._console]
+        self._release = weakref.finalize(self, _release, self.proc, (self._master, self._slave), self._consoles)
 
     def console(self, timeout: float | None = None) -> serial.Serial:
         """The console as a pyserial port that has seen everything the guest
@@ -252,24 +281,20 @@ class Running:
         only what comes after)."""
         if self._console is None or not self._console.is_open:
             self._console = serial.Serial(self.pty)
+            self._consoles[:] = [*(port for port in self._consoles if port.is_open), self._console]
         self._console.timeout = timeout
         return self._console
 
     def close(self) -> None:
-        """Stop QEMU (if it still runs) and release the pty."""
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        if self._console is not None:
-            self._console.close()
-        for fd in (self._master, self._slave):
-            with contextlib.suppress(OSError):
-                os.close(fd)
+        """Stop QEMU (if it still runs) and release the pty; again is harmless."""
+        self._release()
         self._master = self._slave = -1
+
+    def __enter__(self) -> Running:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def _die_with_parent() -> Callable[[], None]:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import gc
+import os
 import pathlib
 from pathlib import Path
 
@@ -217,3 +219,32 @@ def test_nics_follow_the_board_transport() -> None:
     args = vm.nic_args(q35, ["user", "tap:t1"])
     assert args[3] == "virtio-net-pci,disable-legacy=on,netdev=net0"
     assert args[4:6] == ["-netdev", "tap,ifname=t1,script=no,downscript=no,id=net1"]
+
+
+def open_descriptors() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc/self/fd (Linux)")
+def test_start_with_pty_leaves_no_descriptor_behind() -> None:
+    """A process that boots many guests does not run out of descriptors:
+    close() (or a with block) releases the pty, and so does dropping the
+    Running without it. Run with a process that exits at once: the pty
+    plumbing is what is tested, not QEMU."""
+    vm.require_qemu()
+    command = vm.QemuCommand(("true",), "tcg")
+    before = open_descriptors()
+    for _ in range(200):
+        running = vm.start_with_pty(command)
+        running.proc.wait()
+        running.close()
+        running.close()  # again: harmless
+    assert open_descriptors() == before
+    for _ in range(200):
+        with vm.start_with_pty(command) as running:
+            running.proc.wait()
+    assert open_descriptors() == before
+    for _ in range(200):
+        vm.start_with_pty(command).proc.wait()  # dropped without close()
+    gc.collect()
+    assert open_descriptors() == before
