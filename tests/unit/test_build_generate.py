@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from pyunik import board as boards
+from pyunik import build
 from pyunik.build import generate
 from pyunik.hookspecs import Component, PluginInfo
 from pyunik.plugins import Plugin, PluginManager, Selected
@@ -184,3 +185,45 @@ def test_native_and_seal_reach_the_build(
     assert f"#define MICROPY_EMIT_X64 ({emit})" in config
     assert f"#define PYUNIK_NATIVE_ARENA ({arena})" in config
     assert f"-DPVBOOT_SEAL={flag}" in mk_vars(tmp_path)["BOARD_CFLAGS"].split()
+
+
+def fake_genhdr(out: Path, built: list[str] | None) -> Path:
+    """A build directory as make leaves it: one split file per source, and
+    the record of the last successful build's sources (None: no record)."""
+    genhdr = out / "genhdr"
+    for mode in build.SPLIT_OUTPUTS:
+        (genhdr / mode).mkdir(parents=True)
+        (genhdr / mode / f"@@__modules__block__blockdev.c.{mode}").write_text("MP_REGISTER_MODULE(...);")
+    (genhdr / "qstr.i.last").write_text("")
+    (genhdr / "moduledefs.split").write_text("")
+    (genhdr / "moduledefs.h").write_text("kept: make rewrites it from the split files")
+    if built is not None:
+        (out / build.BUILT_SOURCES).write_text("".join(f"{s}\n" for s in built))
+    return genhdr
+
+
+def split_again(genhdr: Path) -> bool:
+    return not (genhdr / "module").exists() and not (genhdr / "qstr.i.last").exists()
+
+
+def test_a_plugin_leaving_the_board_makes_make_split_again(tmp_path: Path) -> None:
+    # A module removed from a board left its registration behind, and the
+    # link failed (undefined reference to blockdev_module) until build/B was deleted.
+    genhdr = fake_genhdr(tmp_path, ["modules/block/blockdev.c", "modules/uart16550/uart16550.c"])
+    build._forget_removed_sources(tmp_path, ["modules/uart16550/uart16550.c"])
+    assert split_again(genhdr)
+    assert not list(genhdr.glob("*.split")) and (genhdr / "moduledefs.h").exists()
+
+
+def test_added_or_same_sources_keep_what_make_split(tmp_path: Path) -> None:
+    genhdr = fake_genhdr(tmp_path, ["modules/uart16550/uart16550.c"])
+    build._forget_removed_sources(tmp_path, ["modules/uart16550/uart16550.c"])
+    build._forget_removed_sources(tmp_path, ["modules/uart16550/uart16550.c", "modules/block/blockdev.c"])
+    assert not split_again(genhdr)
+
+
+def test_a_directory_without_the_record_is_split_again_once(tmp_path: Path) -> None:
+    genhdr = fake_genhdr(tmp_path, None)
+    build._forget_removed_sources(tmp_path, ["modules/uart16550/uart16550.c"])
+    assert split_again(genhdr)
+    build._forget_removed_sources(tmp_path / "fresh", ["modules/uart16550/uart16550.c"])  # nothing built: nothing to do
