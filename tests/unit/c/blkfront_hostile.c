@@ -59,15 +59,8 @@ static void backend_answers(vbd_t *v, RING_IDX slot, uint64_t id, uint8_t op, in
     rsp->status = status;
 }
 
-static uint32_t rng = 12345;
-static uint32_t next_random(void) {
-    rng ^= rng << 13;
-    rng ^= rng >> 17;
-    rng ^= rng << 5;
-    return rng;
-}
-
 int main(void) {
+    rng = 12345;
     vbd_t *v = fresh();
 
     // A well-behaved round trip first: the harness itself must work.

@@ -88,15 +88,8 @@ static void rx_answer(vif_t *v, RING_IDX slot, uint16_t id, uint16_t offset, int
     rsp->flags = flags;
 }
 
-static uint32_t rng = 4242;
-static uint32_t next_random(void) {
-    rng ^= rng << 13;
-    rng ^= rng >> 17;
-    rng ^= rng << 5;
-    return rng;
-}
-
 int main(void) {
+    rng = 4242;
     static uint8_t frame[1514];
     vif_t *v = fresh();
 

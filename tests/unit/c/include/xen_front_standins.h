@@ -9,7 +9,8 @@
  * The harness sets backend_state to play a backend leaving Connected, sets
  * quiet for its random rounds (lines counted in messages, not printed), and
  * reads closed_said to see the front end say Closed. check() prints one line
- * per check and counts the failures for main's exit status.
+ * per check and counts the failures for main's exit status; next_random()
+ * draws the random rounds from rng, which main seeds.
  */
 #ifndef PYUNIK_TESTS_XEN_FRONT_STANDINS_H
 #define PYUNIK_TESTS_XEN_FRONT_STANDINS_H
@@ -23,6 +24,14 @@ static bool quiet; // the random rounds: count the lines, do not print them
 static int closed_said;
 static int backend_state = XENBUS_STATE_CONNECTED;
 static int failures;
+static uint32_t rng; // the random rounds' xorshift state: main seeds it
+
+static uint32_t next_random(void) {
+    rng ^= rng << 13;
+    rng ^= rng >> 17;
+    rng ^= rng << 5;
+    return rng;
+}
 
 static void check(int ok, const char *what) {
     printf("%s %s\n", ok ? "ok  " : "FAIL", what);
