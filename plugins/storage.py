@@ -56,7 +56,7 @@ def pyunik_validate_options(board: Board, options: dict[str, Any]) -> list[str]:
 @hookimpl
 def pyunik_component(board: Board, options: dict[str, Any]) -> Component:
     return Component(
-        frozen=[SOURCE_DIR / "_boot.py"],
+        frozen=[SOURCE_DIR / "_boot.py", SOURCE_DIR / "lfs_geometry.py"],
         make_vars={"MICROPY_VFS_LFS2": "1", "MICROPY_VFS_FAT": "1"},
         defines={"PYUNIK_DISK_BOOT": "1" if options["disk_boot"] else "0"},
     )

@@ -10,6 +10,7 @@ reads what the other wrote.
 
 from __future__ import annotations
 
+import ast
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -18,17 +19,36 @@ from pathlib import Path, PurePosixPath
 
 from pyunik import sizes
 
+
+def _lfs_geometry() -> dict[str, int]:
+    """The littlefs numbers the image is frozen with (modules/storage/lfs_geometry.py,
+    plain constants): read here, so that host and guest have one definition."""
+    path = Path(__file__).resolve().parent.parent / "modules" / "storage" / "lfs_geometry.py"
+    tree = ast.parse(path.read_text(), str(path))
+    return {
+        node.targets[0].id: node.value.value
+        for node in tree.body
+        if isinstance(node, ast.Assign)
+        and isinstance(node.targets[0], ast.Name)
+        and isinstance(node.value, ast.Constant)
+        and isinstance(node.value.value, int)
+    }
+
+
+_GEOMETRY = _lfs_geometry()
 #: A disk's sector: what virtio-blk reads and writes at a time.
-SECTOR = 512
-#: littlefs on a disk: 4 KiB blocks (erase is a no-op on a disk; bigger
-#: blocks mean fewer metadata compactions), whole-sector reads and writes so
-#: that the driver never does a read-modify-write of a sector.
-LFS_BLOCK_SIZE = 4096
-LFS_READ_SIZE = SECTOR
-LFS_PROG_SIZE = SECTOR
-LFS_LOOKAHEAD = 32
+SECTOR = _GEOMETRY["SECTOR"]
+#: littlefs on a disk (lfs_geometry.py says why these numbers).
+LFS_BLOCK_SIZE = _GEOMETRY["BLOCK_SIZE"]
+LFS_READ_SIZE = _GEOMETRY["READ_SIZE"]
+LFS_PROG_SIZE = _GEOMETRY["PROG_SIZE"]
+LFS_LOOKAHEAD = _GEOMETRY["LOOKAHEAD"]
 #: FAT's sector is the disk's.
 FAT_SECTOR = SECTOR
+#: FAT's cluster: 4 KiB, a page of the guest's block cache (mformat's own
+#: choice for 64 MiB was 1 KiB). oofatfs reads and writes a file's data at
+#: most one cluster per device call, so this is what one call moves.
+FAT_CLUSTER = 4096
 FILESYSTEMS = ("lfs", "fat")
 
 
@@ -121,7 +141,7 @@ def create(image: Path, fs: str, size: int, source: Path | None = None) -> None:
         lfs.unmount()
     else:
         sectors = size // FAT_SECTOR
-        _mtools("mformat", "-i", str(image), "-T", str(sectors), "-h", "2", "-s", "16", "::")
+        _mtools("mformat", "-i", str(image), "-T", str(sectors), "-h", "2", "-s", "16", "-c", str(FAT_CLUSTER // FAT_SECTOR), "::")
         if source is not None and any(source.iterdir()):
             _mtools("mcopy", "-s", "-i", str(image), *(str(p) for p in sorted(source.iterdir())), "::")
 

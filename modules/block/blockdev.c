@@ -30,6 +30,7 @@
 #include "pvboot_driver.h"
 #include "devpoll.h"
 #include "blockdev.h"
+#include "blockcache.h"
 
 #ifndef BLOCKDEV_MAX_DISKS
 #define BLOCKDEV_MAX_DISKS (16)
@@ -51,6 +52,7 @@ void pyunik_blockdev_register(pyunik_blockdev_t *dev) {
         return;
     }
     disks[disk_count++] = dev;
+    pyunik_blockcache_init(); // drivers register at board init: pages can still be had
 }
 
 size_t pyunik_blockdev_count(void) {
@@ -158,21 +160,53 @@ static mp_obj_t disk_transfer(size_t n_args, const mp_obj_t *args, bool write) {
     }
     uint8_t *data = buf.buf;
     size_t left = buf.len;
+    uint64_t at = (uint64_t)sector;
     while (left > 0) {
         size_t chunk = left < dev->max_bytes ? left : dev->max_bytes;
+        int err;
         if (write) {
             memcpy(dev->buffer, data, chunk);
-        }
-        int err = pyunik_blockdev_request(dev, write ? BLOCKDEV_WRITE : BLOCKDEV_READ, (uint64_t)sector, chunk);
-        if (err != 0) {
-            return MP_OBJ_NEW_SMALL_INT(err);
-        }
-        if (!write) {
-            memcpy(data, dev->buffer, chunk);
+            err = pyunik_blockdev_request(dev, BLOCKDEV_WRITE, at, chunk);
+            if (err != 0) {
+                pyunik_blockcache_forget(dev, at, chunk);
+                return MP_OBJ_NEW_SMALL_INT(err);
+            }
+            // Completed on the device: only now may a read see it.
+            pyunik_blockcache_store(dev, at, dev->buffer, chunk);
+        } else if (dev->dead) {
+            return MP_OBJ_NEW_SMALL_INT(-MP_EIO);
+        } else if (!pyunik_blockcache_read(dev, at, data, chunk)) {
+            // A miss: read ahead from the page it starts in, as much as one
+            // request moves, and keep it all for the reads that follow.
+            uint64_t first = at;
+            size_t span = chunk;
+            if (pyunik_blockcache_enabled()) {
+                first = at / BLOCKCACHE_PAGE_SECTORS * BLOCKCACHE_PAGE_SECTORS;
+                uint64_t room = (dev->sectors - first) * BLOCKDEV_SECTOR;
+                span = room < dev->max_bytes ? (size_t)room : dev->max_bytes;
+                span -= span % dev->sector_size;
+                size_t reach = span - (size_t)(at - first) * BLOCKDEV_SECTOR;
+                if (chunk > reach) {
+                    chunk = reach; // the rest comes in the next round
+                }
+            }
+            err = pyunik_blockdev_request(dev, BLOCKDEV_READ, first, span);
+            if (err != 0 && span != chunk && !dev->dead) {
+                // The readahead may have met a bad sector the caller did not
+                // ask for: the asked part alone decides (as Linux does).
+                first = at;
+                span = chunk;
+                err = pyunik_blockdev_request(dev, BLOCKDEV_READ, first, span);
+            }
+            if (err != 0) {
+                return MP_OBJ_NEW_SMALL_INT(err);
+            }
+            memcpy(data, dev->buffer + (at - first) * BLOCKDEV_SECTOR, chunk);
+            pyunik_blockcache_store(dev, first, dev->buffer, span);
         }
         data += chunk;
         left -= chunk;
-        sector += chunk / BLOCKDEV_SECTOR;
+        at += chunk / BLOCKDEV_SECTOR;
     }
     return MP_OBJ_NEW_SMALL_INT(0);
 }
@@ -245,11 +279,32 @@ static mp_obj_t blockdev_stats(void) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_0(blockdev_stats_obj, blockdev_stats);
 
+// blockdev.cache(): (pages, transfers served from it, transfers that missed).
+static mp_obj_t blockdev_cache(void) {
+    mp_obj_t items[] = {
+        MP_OBJ_NEW_SMALL_INT(pyunik_blockcache_stats.pages),
+        mp_obj_new_int_from_ull(pyunik_blockcache_stats.hits),
+        mp_obj_new_int_from_ull(pyunik_blockcache_stats.misses),
+    };
+    return mp_obj_new_tuple(3, items);
+}
+static MP_DEFINE_CONST_FUN_OBJ_0(blockdev_cache_obj, blockdev_cache);
+
+// blockdev.drop_caches(): the next reads come from the devices (what
+// /proc/sys/vm/drop_caches is on Linux; nothing is lost, writes went through).
+static mp_obj_t blockdev_drop_caches(void) {
+    pyunik_blockcache_drop();
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_0(blockdev_drop_caches_obj, blockdev_drop_caches);
+
 static const mp_rom_map_elem_t blockdev_globals_table[] = {
     { MP_ROM_QSTR(MP_QSTR___name__), MP_ROM_QSTR(MP_QSTR_blockdev) },
     { MP_ROM_QSTR(MP_QSTR_Disk), MP_ROM_PTR(&blockdev_disk_type) },
     { MP_ROM_QSTR(MP_QSTR_count), MP_ROM_PTR(&blockdev_count_obj) },
     { MP_ROM_QSTR(MP_QSTR_stats), MP_ROM_PTR(&blockdev_stats_obj) },
+    { MP_ROM_QSTR(MP_QSTR_cache), MP_ROM_PTR(&blockdev_cache_obj) },
+    { MP_ROM_QSTR(MP_QSTR_drop_caches), MP_ROM_PTR(&blockdev_drop_caches_obj) },
 };
 static MP_DEFINE_CONST_DICT(blockdev_globals, blockdev_globals_table);
 

@@ -5,31 +5,26 @@
 import board
 import vfs
 
-# The littlefs geometry; pyunik/disk.py makes host images with the same
-# numbers (tests/unit/test_disk.py checks that they agree).
-SECTOR = 512
-LFS_BLOCK_SIZE = 4096
-LFS_READ_SIZE = 512
-LFS_PROG_SIZE = 512
-LFS_LOOKAHEAD = 32
+# The littlefs geometry, the same as the host's (modules/storage/lfs_geometry.py).
+from lfs_geometry import BLOCK_SIZE, LOOKAHEAD, PROG_SIZE, READ_SIZE, SECTOR
 
 
 def _device(driver, index, fs):
     # littlefs gets 4 KiB blocks written a sector at a time; FAT its sectors.
-    return driver.Disk(index, LFS_BLOCK_SIZE if fs == "lfs" else SECTOR)
+    return driver.Disk(index, BLOCK_SIZE if fs == "lfs" else SECTOR)
 
 
 def _filesystem(driver, index, fs):
     dev = _device(driver, index, fs)
     if fs == "lfs":
-        return vfs.VfsLfs2(dev, readsize=LFS_READ_SIZE, progsize=LFS_PROG_SIZE, lookahead=LFS_LOOKAHEAD)
+        return vfs.VfsLfs2(dev, readsize=READ_SIZE, progsize=PROG_SIZE, lookahead=LOOKAHEAD)
     return vfs.VfsFat(dev)
 
 
 def _mkfs(driver, index, fs):
     dev = _device(driver, index, fs)
     if fs == "lfs":
-        vfs.VfsLfs2.mkfs(dev, readsize=LFS_READ_SIZE, progsize=LFS_PROG_SIZE, lookahead=LFS_LOOKAHEAD)
+        vfs.VfsLfs2.mkfs(dev, readsize=READ_SIZE, progsize=PROG_SIZE, lookahead=LOOKAHEAD)
     else:
         vfs.VfsFat.mkfs(dev)
 

@@ -252,6 +252,37 @@ def test_block_protocol_refuses_bad_requests(start, tmp_path: Path) -> None:  # 
     assert out.splitlines() == [f"0 {-22} {-22}", "2048 512 0"]
 
 
+@pytest.mark.parametrize("board", BOARDS)
+def test_block_cache_reads_ahead_and_sees_every_write(start, tmp_path: Path, board: str) -> None:  # type: ignore[no-untyped-def]
+    """The block layer's read cache (modules/block/blockcache.h): a miss reads
+    ahead in one request, the next sectors come from memory, a write goes to
+    the device before a read can see it, and after drop_caches() the device
+    itself answers with what was written."""
+    img = tmp_path / "disk.img"
+    disk.create(img, "fat", 1 << 20)
+    g = start(board, img)
+    out = g.console.run(
+        "import blockdev\n"
+        "d = blockdev.Disk(0)\n"
+        "b = bytearray(512)\n"
+        "blockdev.drop_caches()\n"
+        "r0 = blockdev.stats()[0]\n"
+        "for s in range(1024, 1040):\n"
+        "    assert d.readblocks(s, b) == 0\n"
+        "print('requests', blockdev.stats()[0] - r0, blockdev.cache()[0] > 0)\n"
+        "w = bytes(range(256)) * 2\n"
+        "r0 = blockdev.stats()[0]\n"
+        "print('write', d.writeblocks(1030, w), blockdev.stats()[0] - r0)\n"
+        "print('cached', d.readblocks(1030, b), b == w, blockdev.stats()[0] - r0)\n"
+        "blockdev.drop_caches()\n"
+        "b = bytearray(512)\n"
+        "print('device', d.readblocks(1030, b), b == w, blockdev.stats()[0] - r0)\n",
+    )
+    assert out.splitlines() == ["requests 1 True", "write 0 1", "cached 0 True 1", "device 0 True 2"]
+    g.stop()
+    assert img.read_bytes()[1030 * 512 : 1031 * 512] == bytes(range(256)) * 2
+
+
 #: The guest's loop: each file written, closed and synced, then acknowledged.
 SYNCED_LOOP = (
     "import os\n"

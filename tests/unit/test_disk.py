@@ -14,14 +14,29 @@ BOOT_PY = boards.ROOT / "modules" / "storage" / "_boot.py"
 
 
 def test_guest_mounts_with_the_geometry_the_host_formats_with() -> None:
-    """_boot.py's littlefs numbers are pyunik.disk's: either side reads what the other wrote."""
-    constants = {
-        node.targets[0].id: node.value.value  # type: ignore[attr-defined]
-        for node in ast.parse(BOOT_PY.read_text()).body
-        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant)
-    }
-    for name in ("SECTOR", "LFS_BLOCK_SIZE", "LFS_READ_SIZE", "LFS_PROG_SIZE", "LFS_LOOKAHEAD"):
-        assert constants[name] == getattr(disk, name), name
+    """_boot.py has no littlefs numbers of its own: it imports the frozen
+    lfs_geometry, the file pyunik.disk reads (either side reads what the other wrote)."""
+    tree = ast.parse(BOOT_PY.read_text())
+    imported = [n for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module == "lfs_geometry"]
+    assert imported, "_boot.py must take the littlefs geometry from lfs_geometry"
+    own = [
+        node.targets[0].id  # type: ignore[attr-defined]
+        for node in tree.body
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, int)
+    ]
+    assert own == []
+    assert disk.LFS_BLOCK_SIZE == 4096 and disk.SECTOR == 512
+
+
+def test_littlefs_geometry_is_one_littlefs_accepts_with_block_sized_caches() -> None:
+    """lfs_init's asserts, with the cache size MicroPython's vfs_lfsx.c derives."""
+    cache = min(disk.LFS_BLOCK_SIZE, 4 * max(disk.LFS_READ_SIZE, disk.LFS_PROG_SIZE))
+    assert cache % disk.LFS_READ_SIZE == 0 and cache % disk.LFS_PROG_SIZE == 0
+    assert disk.LFS_BLOCK_SIZE % cache == 0
+    assert disk.LFS_LOOKAHEAD % 8 == 0
+    assert disk.LFS_READ_SIZE % disk.SECTOR == 0 and disk.LFS_PROG_SIZE % disk.SECTOR == 0
+    # Block-sized read and write caches: one device request per littlefs block.
+    assert cache == disk.LFS_BLOCK_SIZE
 
 
 @pytest.mark.parametrize("fs", disk.FILESYSTEMS)

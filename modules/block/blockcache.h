@@ -1,0 +1,60 @@
+/*
+ * A read cache of recently used 4 KiB pages of the disks, in front of the
+ * drivers: what a page cache is to Linux, without the write-back part.
+ *
+ * - Writes go through: a write reaches the device and is completed there
+ *   before the cache learns its data, so a write that returned is as
+ *   durable as without the cache (sync is still the device's FLUSH).
+ * - Reads that miss fetch a whole window (readahead, up to one request of
+ *   the driver) and keep every page of it: littlefs reads a file block by
+ *   block and walks its skip-list back and forth, FAT reads its table
+ *   sector by sector; without this each of those is a round trip to the
+ *   device model (an exit and an interrupt under TCG).
+ * - blockdev.drop_caches() empties it, as /proc/sys/vm/drop_caches does
+ *   Linux's (the bench drops both before its read phases).
+ *
+ * 4-way set-associative, least recently used within a set: a lookup looks
+ * at four tags. Pages come from the page allocator at the first disk's
+ * registration (board init); the size is the block plugin's `cache_kib`.
+ */
+#ifndef PYUNIK_BLOCKCACHE_H
+#define PYUNIK_BLOCKCACHE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "blockdev.h"
+
+#define BLOCKCACHE_PAGE (4096)
+#define BLOCKCACHE_PAGE_SECTORS (BLOCKCACHE_PAGE / BLOCKDEV_SECTOR)
+
+// Takes the pages (once; at board init, while the page allocator gives
+// pages). False, with the cache off, when there is no memory for it.
+bool pyunik_blockcache_init(void);
+bool pyunik_blockcache_enabled(void);
+
+// Copy len bytes at 512-byte sector `sector` of dev into dst when every
+// page they touch is cached; false (nothing copied) otherwise.
+bool pyunik_blockcache_read(pyunik_blockdev_t *dev, uint64_t sector, uint8_t *dst, size_t len);
+
+// What the device now holds at sector (it was read from, or written to and
+// completed by, the device): whole pages are kept, cached pages that the
+// range covers in part are updated.
+void pyunik_blockcache_store(pyunik_blockdev_t *dev, uint64_t sector, const uint8_t *src, size_t len);
+
+// Forget the pages touching the range (a write that failed: the device may
+// hold the old data, the new, or a mix).
+void pyunik_blockcache_forget(pyunik_blockdev_t *dev, uint64_t sector, size_t len);
+
+// Forget everything.
+void pyunik_blockcache_drop(void);
+
+typedef struct {
+    uint32_t pages;
+    uint64_t hits;   // transfers served from the cache
+    uint64_t misses; // transfers that went to the device
+} pyunik_blockcache_stats_t;
+extern pyunik_blockcache_stats_t pyunik_blockcache_stats;
+
+#endif // PYUNIK_BLOCKCACHE_H
