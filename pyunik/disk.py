@@ -141,7 +141,20 @@ def create(image: Path, fs: str, size: int, source: Path | None = None) -> None:
         lfs.unmount()
     else:
         sectors = size // FAT_SECTOR
-        _mtools("mformat", "-i", str(image), "-T", str(sectors), "-h", "2", "-s", "16", "-c", str(FAT_CLUSTER // FAT_SECTOR), "::")
+        _mtools(
+            "mformat",
+            "-i",
+            str(image),
+            "-T",
+            str(sectors),
+            "-h",
+            "2",
+            "-s",
+            "16",
+            "-c",
+            str(FAT_CLUSTER // FAT_SECTOR),
+            "::",
+        )
         if source is not None and any(source.iterdir()):
             _mtools("mcopy", "-s", "-i", str(image), *(str(p) for p in sorted(source.iterdir())), "::")
 
