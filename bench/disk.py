@@ -264,6 +264,7 @@ def run(quick: bool) -> dict[str, object]:
         "rand_reads": 200 if quick else 500,
         "small_files": 50 if quick else 100,
     }
+    common.WORK.mkdir(parents=True, exist_ok=True)  # also when --out puts the results elsewhere
     work = Path(tempfile.mkdtemp(prefix="disk-", dir=common.WORK))
     runs: dict[str, list[dict[str, Any]]] = {side: [] for side in SIDES}
     errors: dict[str, list[str]] = {}
