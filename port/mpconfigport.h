@@ -66,6 +66,12 @@ void *native_arena_commit(void *buf, size_t len, void *reloc);
 #define MICROPY_PY_OS_SYNC (1)
 #define MICROPY_PY_OS_STATVFS (1)
 #define MICROPY_VFS_ROM (1)
+// littlefs on a disk (extmod/vfs_lfsx.c; patches/micropython/0012): read and
+// program caches of a whole block, as each device call is a round trip to the
+// device model and bytes are cheap, and no wear levelling (-1): a disk needs
+// none, and it moves metadata blocks every 100 erases.
+#define MICROPY_VFS_LFS2_CACHE_BLOCK (1)
+#define MICROPY_VFS_LFS2_BLOCK_CYCLES (-1)
 // errno: MicroPython's default list and what a filesystem reports.
 #define MICROPY_PY_ERRNO_LIST \
     X(EPERM) X(ENOENT) X(EIO) X(EBADF) X(EAGAIN) X(ENOMEM) X(EACCES) X(EEXIST) \

@@ -16,22 +16,20 @@ import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from pyunik import sizes
 
 
-def _lfs_geometry() -> dict[str, int]:
+def _lfs_geometry() -> dict[str, Any]:
     """The littlefs numbers the image is frozen with (modules/storage/lfs_geometry.py,
     plain constants): read here, so that host and guest have one definition."""
     path = Path(__file__).resolve().parent.parent / "modules" / "storage" / "lfs_geometry.py"
     tree = ast.parse(path.read_text(), str(path))
     return {
-        node.targets[0].id: node.value.value
+        node.targets[0].id: ast.literal_eval(node.value)
         for node in tree.body
-        if isinstance(node, ast.Assign)
-        and isinstance(node.targets[0], ast.Name)
-        and isinstance(node.value, ast.Constant)
-        and isinstance(node.value.value, int)
+        if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name)
     }
 
 
@@ -43,12 +41,15 @@ LFS_BLOCK_SIZE = _GEOMETRY["BLOCK_SIZE"]
 LFS_READ_SIZE = _GEOMETRY["READ_SIZE"]
 LFS_PROG_SIZE = _GEOMETRY["PROG_SIZE"]
 LFS_LOOKAHEAD = _GEOMETRY["LOOKAHEAD"]
+LFS_OLD_BLOCK_SIZES: tuple[int, ...] = _GEOMETRY["OLD_BLOCK_SIZES"]
 #: FAT's sector is the disk's.
 FAT_SECTOR = SECTOR
-#: FAT's cluster: 4 KiB, a page of the guest's block cache (mformat's own
-#: choice for 64 MiB was 1 KiB). oofatfs reads and writes a file's data at
-#: most one cluster per device call, so this is what one call moves.
-FAT_CLUSTER = 4096
+#: FAT's cluster: 32 KiB (mformat's own choice for 64 MiB was 1 KiB).
+#: oofatfs reads and writes a file's data at most one cluster per device
+#: call, and each call is a round trip to the device model. Up to 128 MiB
+#: this makes FAT12 (under 4085 clusters), larger images FAT16/32; a file
+#: takes at least a cluster.
+FAT_CLUSTER = 32768
 FILESYSTEMS = ("lfs", "fat")
 
 
@@ -73,22 +74,51 @@ class Entry:
     size: int
 
 
-def _lfs(image: Path, mount: bool = True):  # type: ignore[no-untyped-def]
-    """littlefs-python over the image file, with the guest's geometry."""
-    from littlefs import LittleFS, UserContextFile
+def _lfs(image: Path, mount: bool = True, block_size: int = 0):  # type: ignore[no-untyped-def]
+    """littlefs-python over the image file, with the guest's geometry. Mounting
+    also tries the block sizes of earlier images, as the guest does."""
+    from littlefs import LittleFS, LittleFSError, UserContextFile
 
     size = image.stat().st_size
-    if size < 2 * LFS_BLOCK_SIZE:
-        raise DiskError(f"{image}: {size} bytes is too small for littlefs (at least {2 * LFS_BLOCK_SIZE})")
-    return LittleFS(
-        context=UserContextFile(str(image)),
-        block_size=LFS_BLOCK_SIZE,
-        block_count=size // LFS_BLOCK_SIZE,
-        read_size=LFS_READ_SIZE,
-        prog_size=LFS_PROG_SIZE,
-        lookahead_size=LFS_LOOKAHEAD,
-        mount=mount,
-    )
+    block_size = block_size or LFS_BLOCK_SIZE
+    if size < 2 * block_size:
+        raise DiskError(f"{image}: {size} bytes is too small for littlefs (at least {2 * block_size})")
+
+    def open_with(block: int):  # type: ignore[no-untyped-def]
+        # Never LittleFS(mount=True): littlefs-python formats the image when
+        # that mount fails (a wrong block size, a damaged image).
+        lfs = LittleFS(
+            context=UserContextFile(str(image)),
+            block_size=block,
+            block_count=size // block,
+            read_size=LFS_READ_SIZE,
+            prog_size=LFS_PROG_SIZE,
+            lookahead_size=LFS_LOOKAHEAD,
+            mount=False,
+        )
+        if mount:
+            try:
+                lfs.mount()
+            except LittleFSError:
+                lfs.context.close()
+                raise
+        return lfs
+
+    try:
+        return open_with(block_size)
+    except LittleFSError as exc:
+        if block_size != LFS_BLOCK_SIZE:
+            raise
+        # An image made with an earlier block size (littlefs says EINVAL).
+        for block in LFS_OLD_BLOCK_SIZES:
+            try:
+                return open_with(block)
+            except LittleFSError:
+                pass
+        raise DiskError(
+            f"{image}: littlefs does not mount it with {LFS_BLOCK_SIZE}-byte blocks"
+            f" (or {', '.join(map(str, LFS_OLD_BLOCK_SIZES))}): {exc}; the image is left as it was"
+        ) from None
 
 
 def _mtools(tool: str, *args: str) -> str:
@@ -105,10 +135,11 @@ def _mtools(tool: str, *args: str) -> str:
 
 def detect(image: Path) -> str:
     """'lfs' or 'fat' from the image's first blocks, else a DiskError."""
+    blocks = (LFS_BLOCK_SIZE, *LFS_OLD_BLOCK_SIZES)
     with image.open("rb") as f:
-        head = f.read(2 * LFS_BLOCK_SIZE)
+        head = f.read(2 * max(blocks))
     # littlefs puts "littlefs" in the superblock entry of block 0 or 1.
-    if b"littlefs" in head[:64] or b"littlefs" in head[LFS_BLOCK_SIZE : LFS_BLOCK_SIZE + 64]:
+    if any(b"littlefs" in head[at : at + 64] for at in (0, *blocks)):
         return "lfs"
     if len(head) >= 512 and head[510:512] == b"\x55\xaa" and (b"FAT" in head[0x36:0x3E] or b"FAT" in head[0x52:0x5A]):
         return "fat"

@@ -10,7 +10,7 @@
 #define BLOCKDEV_CACHE_KIB (1024)
 #endif
 
-#define WAYS (4)
+#define WAYS (8)
 
 typedef struct {
     pyunik_blockdev_t *dev; // NULL: the way is empty
@@ -48,8 +48,10 @@ bool pyunik_blockcache_enabled(void) {
 }
 
 static size_t set_of(pyunik_blockdev_t *dev, uint64_t page) {
-    // Consecutive pages in consecutive sets; disks offset from each other.
-    return (size_t)((page + ((uintptr_t)dev >> 4) * 2654435761u) % sets) * WAYS;
+    // A multiplicative hash: littlefs's skip-lists visit blocks at power-of-two
+    // distances, which `page % sets` would pile into one set.
+    uint64_t key = (page ^ ((uint64_t)(uintptr_t)dev << 40)) * 0x9e3779b97f4a7c15ull;
+    return (size_t)((key >> 32) % sets) * WAYS;
 }
 
 // The way holding the page, or -1.
@@ -61,6 +63,10 @@ static ptrdiff_t lookup(pyunik_blockdev_t *dev, uint64_t page) {
         }
     }
     return -1;
+}
+
+bool pyunik_blockcache_has(pyunik_blockdev_t *dev, uint64_t sector) {
+    return tags != NULL && lookup(dev, sector * BLOCKDEV_SECTOR / BLOCKCACHE_PAGE) >= 0;
 }
 
 bool pyunik_blockcache_read(pyunik_blockdev_t *dev, uint64_t sector, uint8_t *dst, size_t len) {
@@ -86,7 +92,7 @@ bool pyunik_blockcache_read(pyunik_blockdev_t *dev, uint64_t sector, uint8_t *ds
         }
         ptrdiff_t way = lookup(dev, page);
         tags[way].used = ++clock;
-        memcpy(dst, data + (size_t)way * BLOCKCACHE_PAGE + in_page, n);
+        pyunik_blockdev_copy(dst, data + (size_t)way * BLOCKCACHE_PAGE + in_page, n);
         dst += n;
         pos += n;
     }
@@ -128,7 +134,7 @@ void pyunik_blockcache_store(pyunik_blockdev_t *dev, uint64_t sector, const uint
         if (way >= 0) {
             // A part of a page is kept only where the rest is cached already.
             tags[way].used = ++clock;
-            memcpy(data + (size_t)way * BLOCKCACHE_PAGE + in_page, src, n);
+            pyunik_blockdev_copy(data + (size_t)way * BLOCKCACHE_PAGE + in_page, src, n);
         }
         src += n;
         pos += n;

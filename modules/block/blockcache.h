@@ -5,16 +5,18 @@
  * - Writes go through: a write reaches the device and is completed there
  *   before the cache learns its data, so a write that returned is as
  *   durable as without the cache (sync is still the device's FLUSH).
- * - Reads that miss fetch a whole window (readahead, up to one request of
- *   the driver) and keep every page of it: littlefs reads a file block by
+ * - A read that misses right after a cached page (a sequential reader)
+ *   fetches a whole window (readahead: one request of the driver's
+ *   largest) and keeps every page of it; other misses fetch their own
+ *   pages only: littlefs reads a file block by
  *   block and walks its skip-list back and forth, FAT reads its table
  *   sector by sector; without this each of those is a round trip to the
  *   device model (an exit and an interrupt under TCG).
  * - blockdev.drop_caches() empties it, as /proc/sys/vm/drop_caches does
  *   Linux's (the bench drops both before its read phases).
  *
- * 4-way set-associative, least recently used within a set: a lookup looks
- * at four tags. Pages come from the page allocator at the first disk's
+ * 8-way set-associative (sets chosen by a hash of the page), least recently
+ * used within a set: a lookup looks at eight tags. Pages come from the page allocator at the first disk's
  * registration (board init); the size is the block plugin's `cache_kib`.
  */
 #ifndef PYUNIK_BLOCKCACHE_H
@@ -33,6 +35,9 @@
 // pages). False, with the cache off, when there is no memory for it.
 bool pyunik_blockcache_init(void);
 bool pyunik_blockcache_enabled(void);
+
+// Whether the page holding this sector is cached.
+bool pyunik_blockcache_has(pyunik_blockdev_t *dev, uint64_t sector);
 
 // Copy len bytes at 512-byte sector `sector` of dev into dst when every
 // page they touch is cached; false (nothing copied) otherwise.

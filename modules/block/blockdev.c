@@ -165,7 +165,7 @@ static mp_obj_t disk_transfer(size_t n_args, const mp_obj_t *args, bool write) {
         size_t chunk = left < dev->max_bytes ? left : dev->max_bytes;
         int err;
         if (write) {
-            memcpy(dev->buffer, data, chunk);
+            pyunik_blockdev_copy(dev->buffer, data, chunk);
             err = pyunik_blockdev_request(dev, BLOCKDEV_WRITE, at, chunk);
             if (err != 0) {
                 pyunik_blockcache_forget(dev, at, chunk);
@@ -176,14 +176,21 @@ static mp_obj_t disk_transfer(size_t n_args, const mp_obj_t *args, bool write) {
         } else if (dev->dead) {
             return MP_OBJ_NEW_SMALL_INT(-MP_EIO);
         } else if (!pyunik_blockcache_read(dev, at, data, chunk)) {
-            // A miss: read ahead from the page it starts in, as much as one
-            // request moves, and keep it all for the reads that follow.
+            // A miss: read whole pages from the one it starts in and keep
+            // them. A sequential reader (the page before is cached) gets as
+            // much as one request moves: the reads that follow find it.
             uint64_t first = at;
             size_t span = chunk;
             if (pyunik_blockcache_enabled()) {
                 first = at / BLOCKCACHE_PAGE_SECTORS * BLOCKCACHE_PAGE_SECTORS;
                 uint64_t room = (dev->sectors - first) * BLOCKDEV_SECTOR;
-                span = room < dev->max_bytes ? (size_t)room : dev->max_bytes;
+                size_t want = dev->max_bytes;
+                if (first == 0 || !pyunik_blockcache_has(dev, first - 1)) {
+                    size_t own = (size_t)(at - first) * BLOCKDEV_SECTOR + chunk;
+                    want = (own + BLOCKCACHE_PAGE - 1) / BLOCKCACHE_PAGE * BLOCKCACHE_PAGE;
+                    want = want < dev->max_bytes ? want : dev->max_bytes;
+                }
+                span = room < want ? (size_t)room : want;
                 span -= span % dev->sector_size;
                 size_t reach = span - (size_t)(at - first) * BLOCKDEV_SECTOR;
                 if (chunk > reach) {
@@ -201,7 +208,7 @@ static mp_obj_t disk_transfer(size_t n_args, const mp_obj_t *args, bool write) {
             if (err != 0) {
                 return MP_OBJ_NEW_SMALL_INT(err);
             }
-            memcpy(data, dev->buffer + (at - first) * BLOCKDEV_SECTOR, chunk);
+            pyunik_blockdev_copy(data, dev->buffer + (at - first) * BLOCKDEV_SECTOR, chunk);
             pyunik_blockcache_store(dev, first, dev->buffer, span);
         }
         data += chunk;

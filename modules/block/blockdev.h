@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #define BLOCKDEV_SECTOR (512)
 // What a driver's poll() returns while the request is still in flight.
@@ -48,6 +49,30 @@ struct pyunik_blockdev {
     // request's result: 0 or -errno (-EIO for a device error or a broken ring).
     int (*poll)(pyunik_blockdev_t *dev);
 };
+
+// memcpy for the block layer's bulk copies (bounce buffers, cache pages):
+// the port's memcpy (MicroPython's shared/libc) moves 4 bytes a loop turn,
+// and every guest instruction counts under TCG; this moves 64 when both
+// ends are 8-byte aligned (page buffers and GC heap blocks are).
+static inline void pyunik_blockdev_copy(void *dst, const void *src, size_t n) {
+    if ((((uintptr_t)dst | (uintptr_t)src) & 7) == 0) {
+        uint64_t *d = dst;
+        const uint64_t *s = src;
+        for (; n >= 64; n -= 64, d += 8, s += 8) {
+            d[0] = s[0];
+            d[1] = s[1];
+            d[2] = s[2];
+            d[3] = s[3];
+            d[4] = s[4];
+            d[5] = s[5];
+            d[6] = s[6];
+            d[7] = s[7];
+        }
+        dst = d;
+        src = s;
+    }
+    memcpy(dst, src, n);
+}
 
 // At board init, by a driver: the disk becomes blockdev.Disk(count()-1).
 void pyunik_blockdev_register(pyunik_blockdev_t *dev);

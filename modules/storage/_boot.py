@@ -2,31 +2,42 @@
 # plugins/storage.py's options say. Every way it can fail ends in one line
 # on the console and an unmounted disk, never a crash and never a write the
 # board did not ask for (it formats only with format = "lfs" or "fat").
+import errno
+
 import board
 import vfs
 
 # The littlefs geometry, the same as the host's (modules/storage/lfs_geometry.py).
-from lfs_geometry import BLOCK_SIZE, LOOKAHEAD, PROG_SIZE, READ_SIZE, SECTOR
+from lfs_geometry import BLOCK_SIZE, LOOKAHEAD, OLD_BLOCK_SIZES, PROG_SIZE, READ_SIZE, SECTOR
 
 
-def _device(driver, index, fs):
-    # littlefs gets 4 KiB blocks written a sector at a time; FAT its sectors.
-    return driver.Disk(index, BLOCK_SIZE if fs == "lfs" else SECTOR)
+def _lfs(dev):
+    return vfs.VfsLfs2(dev, readsize=READ_SIZE, progsize=PROG_SIZE, lookahead=LOOKAHEAD)
 
 
 def _filesystem(driver, index, fs):
-    dev = _device(driver, index, fs)
-    if fs == "lfs":
-        return vfs.VfsLfs2(dev, readsize=READ_SIZE, progsize=PROG_SIZE, lookahead=LOOKAHEAD)
-    return vfs.VfsFat(dev)
+    if fs == "fat":
+        return vfs.VfsFat(driver.Disk(index, SECTOR))
+    try:
+        return _lfs(driver.Disk(index, BLOCK_SIZE))
+    except OSError as exc:
+        if exc.errno != errno.EINVAL:
+            raise
+        # littlefs refuses another block size with EINVAL: an image made
+        # with an earlier geometry mounts with its own.
+        for size in OLD_BLOCK_SIZES:
+            try:
+                return _lfs(driver.Disk(index, size))
+            except OSError:
+                pass
+        raise exc
 
 
 def _mkfs(driver, index, fs):
-    dev = _device(driver, index, fs)
     if fs == "lfs":
-        vfs.VfsLfs2.mkfs(dev, readsize=READ_SIZE, progsize=PROG_SIZE, lookahead=LOOKAHEAD)
+        vfs.VfsLfs2.mkfs(driver.Disk(index, BLOCK_SIZE), readsize=READ_SIZE, progsize=PROG_SIZE, lookahead=LOOKAHEAD)
     else:
-        vfs.VfsFat.mkfs(dev)
+        vfs.VfsFat.mkfs(driver.Disk(index, SECTOR))
 
 
 def _mount(opts):

@@ -139,7 +139,7 @@ def test_files_survive_reboot_and_qemu_restart(start, tmp_path: Path) -> None:  
 
 def test_full_disk_raises_enospc_and_stays_consistent(start, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     img = tmp_path / "small.img"
-    disk.create(img, "lfs", 128 << 10)
+    disk.create(img, "lfs", 256 << 10)  # 16 littlefs blocks
     g = start(BOARD, img)
     out = g.console.run(
         "import os, errno\n"
@@ -252,10 +252,32 @@ def test_block_protocol_refuses_bad_requests(start, tmp_path: Path) -> None:  # 
     assert out.splitlines() == [f"0 {-22} {-22}", "2048 512 0"]
 
 
+def test_image_with_the_earlier_4k_blocks_still_mounts(start, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """littlefs refuses another block size (EINVAL); _boot.py then mounts with
+    the block sizes of earlier images (lfs_geometry.OLD_BLOCK_SIZES)."""
+    img = tmp_path / "old.img"
+    with img.open("wb") as f:
+        f.truncate(1 << 20)
+    lfs = disk._lfs(img, mount=False, block_size=4096)
+    lfs.format()
+    lfs.mount()
+    with lfs.open("/old.txt", "wb") as f:
+        f.write(b"made with 4 KiB blocks")
+    lfs.unmount()
+    lfs.context.close()
+    g = start(BOARD, img)
+    assert "storage:" not in g.banner  # type: ignore[attr-defined]
+    out = g.console.run("print(open('/old.txt').read())\nwith open('/new.txt', 'w') as f: f.write('and written')\n")
+    assert out.splitlines() == ["made with 4 KiB blocks"]
+    g.stop()
+    assert disk.read(img, "/new.txt") == b"and written"
+
+
 @pytest.mark.parametrize("board", BOARDS)
 def test_block_cache_reads_ahead_and_sees_every_write(start, tmp_path: Path, board: str) -> None:  # type: ignore[no-untyped-def]
-    """The block layer's read cache (modules/block/blockcache.h): a miss reads
-    ahead in one request, the next sectors come from memory, a write goes to
+    """The block layer's read cache (modules/block/blockcache.h): a first miss
+    reads its own page, the next one (sequential) reads ahead in one request
+    and the next 60 sectors come from memory, a write goes to
     the device before a read can see it, and after drop_caches() the device
     itself answers with what was written."""
     img = tmp_path / "disk.img"
@@ -267,7 +289,7 @@ def test_block_cache_reads_ahead_and_sees_every_write(start, tmp_path: Path, boa
         "b = bytearray(512)\n"
         "blockdev.drop_caches()\n"
         "r0 = blockdev.stats()[0]\n"
-        "for s in range(1024, 1040):\n"
+        "for s in range(1024, 1088):\n"
         "    assert d.readblocks(s, b) == 0\n"
         "print('requests', blockdev.stats()[0] - r0, blockdev.cache()[0] > 0)\n"
         "w = bytes(range(256)) * 2\n"
@@ -278,7 +300,7 @@ def test_block_cache_reads_ahead_and_sees_every_write(start, tmp_path: Path, boa
         "b = bytearray(512)\n"
         "print('device', d.readblocks(1030, b), b == w, blockdev.stats()[0] - r0)\n",
     )
-    assert out.splitlines() == ["requests 1 True", "write 0 1", "cached 0 True 1", "device 0 True 2"]
+    assert out.splitlines() == ["requests 2 True", "write 0 1", "cached 0 True 1", "device 0 True 2"]
     g.stop()
     assert img.read_bytes()[1030 * 512 : 1031 * 512] == bytes(range(256)) * 2
 

@@ -25,18 +25,21 @@ def test_guest_mounts_with_the_geometry_the_host_formats_with() -> None:
         if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, int)
     ]
     assert own == []
-    assert disk.LFS_BLOCK_SIZE == 4096 and disk.SECTOR == 512
+    assert disk.LFS_BLOCK_SIZE == 16384 and disk.SECTOR == 512
 
 
 def test_littlefs_geometry_is_one_littlefs_accepts_with_block_sized_caches() -> None:
-    """lfs_init's asserts, with the cache size MicroPython's vfs_lfsx.c derives."""
-    cache = min(disk.LFS_BLOCK_SIZE, 4 * max(disk.LFS_READ_SIZE, disk.LFS_PROG_SIZE))
+    """lfs_init's asserts, with the cache size vfs_lfsx.c takes when the port
+    sets MICROPY_VFS_LFS2_CACHE_BLOCK (patches/micropython/0012): a whole block."""
+    config = (boards.ROOT / "port" / "mpconfigport.h").read_text()
+    assert "#define MICROPY_VFS_LFS2_CACHE_BLOCK (1)" in config
+    patch = boards.ROOT / "patches" / "micropython" / "0012-vfs-lfs-block-sized-cache-and-block-cycles.patch"
+    assert "config->cache_size = config->block_size;" in patch.read_text()
+    cache = disk.LFS_BLOCK_SIZE
     assert cache % disk.LFS_READ_SIZE == 0 and cache % disk.LFS_PROG_SIZE == 0
-    assert disk.LFS_BLOCK_SIZE % cache == 0
     assert disk.LFS_LOOKAHEAD % 8 == 0
     assert disk.LFS_READ_SIZE % disk.SECTOR == 0 and disk.LFS_PROG_SIZE % disk.SECTOR == 0
-    # Block-sized read and write caches: one device request per littlefs block.
-    assert cache == disk.LFS_BLOCK_SIZE
+    assert all(old % disk.SECTOR == 0 and old != disk.LFS_BLOCK_SIZE for old in disk.LFS_OLD_BLOCK_SIZES)
 
 
 @pytest.mark.parametrize("fs", disk.FILESYSTEMS)
@@ -59,7 +62,7 @@ def test_create_fill_list_read_write(tmp_path: Path, fs: str) -> None:
 
 def test_bad_input_is_one_clear_error(tmp_path: Path) -> None:
     img = tmp_path / "d.img"
-    with pytest.raises(disk.DiskError, match="multiple of 4096"):
+    with pytest.raises(disk.DiskError, match=f"multiple of {disk.LFS_BLOCK_SIZE}"):
         disk.create(img, "lfs", 1000)
     with pytest.raises(disk.DiskError, match="use one of lfs, fat"):
         disk.create(img, "ext4", 1 << 20)
@@ -81,3 +84,29 @@ def test_disk_args_per_machine(tmp_path: Path) -> None:
     assert q35[3] == "virtio-blk-pci,disable-legacy=on,drive=disk0"
     with pytest.raises(vm.VmError, match=r"invoke disk\.create"):
         vm.disk_args(boards.load("qemu-q35-disk"), [tmp_path / "missing.img"])
+
+
+def test_an_image_littlefs_cannot_mount_is_reported_and_left_alone(tmp_path: Path) -> None:
+    """littlefs-python formats an image whose mount fails when asked to mount
+    at construction; pyunik.disk must not: a DiskError, the bytes unchanged."""
+    img = tmp_path / "bad.img"
+    img.write_bytes(b"littlefs" + bytes(range(256)) * 4096)
+    before = img.read_bytes()
+    with pytest.raises(disk.DiskError, match="does not mount"):
+        list(disk.walk(img))
+    assert img.read_bytes() == before
+
+
+def test_an_image_with_the_earlier_4k_blocks_still_reads(tmp_path: Path) -> None:
+    img = tmp_path / "old.img"
+    with img.open("wb") as f:
+        f.truncate(1 << 20)
+    lfs = disk._lfs(img, mount=False, block_size=4096)
+    lfs.format()
+    lfs.mount()
+    with lfs.open("/old.txt", "wb") as f:
+        f.write(b"made with 4 KiB blocks")
+    lfs.unmount()
+    lfs.context.close()
+    assert disk.detect(img) == "lfs"
+    assert disk.read(img, "/old.txt") == b"made with 4 KiB blocks"
