@@ -22,7 +22,8 @@ sides:
 
 Measured (the program's own ticks_us): sequential write and read MB/s in
 1 MiB records (write ends with a flush: fsync on Linux, a file-system sync and
-a virtio FLUSH on pyunik; reads start with the page cache dropped on Linux),
+a virtio FLUSH on pyunik; reads start with the caches dropped: Linux's page
+cache, pyunik's block cache, blockdev.drop_caches()),
 4 KiB random-read IOPS, small files (1 KiB, create+write+flush+close) per
 second; QEMU's own block statistics (QMP query-blockstats, read while the
 program waits between phases) give the bytes and operations the host saw for
