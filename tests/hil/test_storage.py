@@ -378,6 +378,14 @@ def test_device_errors_are_oserror_eio(start, tmp_path: Path, board: str) -> Non
     assert img.read_bytes() == before
 
 
+#: The power-cut tests' disk: 512 littlefs blocks, room for every file a run
+#: writes. (On a full 2 MiB disk, 128 blocks, littlefs-python 0.19 - littlefs
+#: 2.11 - once reported LFS_ERR_CORRUPT for an inline file that the guest's
+#: littlefs 2.8 read back whole: a host/guest version difference on a full
+#: disk, outside what these tests check.)
+POWERCUT_DISK = 8 << 20
+
+
 def _powercut_cycles(  # type: ignore[no-untyped-def]
     start, img: Path, fs: str, cycles: int, seed: int, loop: str = SYNCED_LOOP
 ) -> tuple[int, int]:
@@ -412,7 +420,7 @@ def test_power_cuts_lose_no_acknowledged_file(start, tmp_path: Path) -> None:  #
     """At least 100 SIGKILLs of QEMU at random moments while the guest
     writes: littlefs keeps every file it acknowledged, complete."""
     img = tmp_path / "disk.img"
-    disk.create(img, "lfs", 2 << 20)
+    disk.create(img, "lfs", POWERCUT_DISK)
     cycles = int(os.environ.get("PYUNIK_POWERCUT_CYCLES", "100"))
     acked, lost = _powercut_cycles(start, img, "lfs", cycles, seed=int(time.time()))
     print(f"littlefs: {cycles} power cuts, {acked} files acknowledged, {lost} lost")
@@ -427,7 +435,7 @@ def test_power_cuts_on_fat_are_recorded(start, tmp_path: Path, record_property) 
     """The same power cuts on FAT (oofatfs: no journal), recorded, not asserted:
     the negative control issue 14 asks for. FAT's count is whatever it is."""
     img = tmp_path / "disk.img"
-    disk.create(img, "fat", 2 << 20)
+    disk.create(img, "fat", POWERCUT_DISK)
     # 30 in CI (about a minute); 100 cycles measured 240 acknowledged, 0 lost.
     cycles = int(os.environ.get("PYUNIK_FAT_POWERCUT_CYCLES", "30"))
     try:
@@ -443,7 +451,7 @@ def test_power_cut_check_detects_a_lost_acknowledged_file(start, tmp_path: Path)
     """The check itself can fail: a program that acknowledges before it
     writes loses acknowledged files to power cuts, and the check counts them."""
     img = tmp_path / "disk.img"
-    disk.create(img, "lfs", 2 << 20)
+    disk.create(img, "lfs", POWERCUT_DISK)
     acked, lost = _powercut_cycles(start, img, "lfs", 20, seed=int(time.time()), loop=ACK_FIRST_LOOP)
     print(f"littlefs, acknowledged before written: 20 power cuts, {acked} acknowledged, {lost} lost")
     assert lost > 0
