@@ -66,7 +66,7 @@ void *native_arena_commit(void *buf, size_t len, void *reloc);
 #define MICROPY_PY_OS_SYNC (1)
 #define MICROPY_PY_OS_STATVFS (1)
 #define MICROPY_VFS_ROM (1)
-// littlefs on a disk (extmod/vfs_lfsx.c; patches/micropython/0012): read and
+// littlefs on a disk (extmod/vfs_lfsx.c; patches/micropython/0013): read and
 // program caches of a whole block, as each device call is a round trip to the
 // device model and bytes are cheap, and no wear levelling (-1): a disk needs
 // none, and it moves metadata blocks every 100 erases.

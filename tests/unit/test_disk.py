@@ -30,10 +30,10 @@ def test_guest_mounts_with_the_geometry_the_host_formats_with() -> None:
 
 def test_littlefs_geometry_is_one_littlefs_accepts_with_block_sized_caches() -> None:
     """lfs_init's asserts, with the cache size vfs_lfsx.c takes when the port
-    sets MICROPY_VFS_LFS2_CACHE_BLOCK (patches/micropython/0012): a whole block."""
+    sets MICROPY_VFS_LFS2_CACHE_BLOCK (patches/micropython/0013): a whole block."""
     config = (boards.ROOT / "port" / "mpconfigport.h").read_text()
     assert "#define MICROPY_VFS_LFS2_CACHE_BLOCK (1)" in config
-    patch = boards.ROOT / "patches" / "micropython" / "0012-vfs-lfs-block-sized-cache-and-block-cycles.patch"
+    patch = boards.ROOT / "patches" / "micropython" / "0013-vfs-lfs-block-sized-cache-and-block-cycles.patch"
     assert "config->cache_size = config->block_size;" in patch.read_text()
     cache = disk.LFS_BLOCK_SIZE
     assert cache % disk.LFS_READ_SIZE == 0 and cache % disk.LFS_PROG_SIZE == 0
