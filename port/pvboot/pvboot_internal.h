@@ -28,6 +28,9 @@ int pvboot_xen_init(void);
 size_t pvboot_xen_memory_map(pvboot_memmap_entry_t *out, size_t max);
 /* The start info, writable: pages.c takes device pages from its heap. */
 pvboot_start_info_t *pvboot_start_info_mut(void);
+/* pvboot_page_alloc() without the zeroing, for pages nothing reads before
+ * writing them (the native-code arena). */
+void *pvboot_page_take(size_t npages);
 
 /* Page-table entry bits (x86_64, 4 KiB pages). */
 #define PVBOOT_PTE_PRESENT (1ULL << 0)
