@@ -18,8 +18,8 @@ load hits both alike. Each ratio is sealed over unsealed:
 
 The probes (PROBES below; tests/hil/test_seal.py runs the same ones) each
 boot the sealed image, do one thing sealing forbids - write to code or to
-read-only data, execute data, read page 0, write the page tables, run off
-the C stack - and must end in the fault dump and QEMU status 251 (pyunik's
+read-only data, execute data, read page 0, write the page tables or the
+descriptor tables (IDT, GDT), run off the C stack - and must end in the fault dump and QEMU status 251 (pyunik's
 125). Goal: all of them.
 """
 
@@ -105,8 +105,18 @@ PROBES: dict[str, Probe] = {
         r"pvboot: page fault: execute from a no-execute page at 0*{boot_stack_bottom_256}\r\n",
     ),
     "exec-data": Probe(
-        ("import machine", *jump_to("{boot_gdt}")),
-        r"pvboot: page fault: execute from a no-execute page at 0*{boot_gdt_hex}\r\n",
+        ("import machine", *jump_to("{pvboot_start_info_paddr}")),
+        r"pvboot: page fault: execute from a no-execute page at 0*{pvboot_start_info_paddr_hex}\r\n",
+    ),
+    # The descriptor tables: a byte written back unchanged (harmless where
+    # it does not fault, as on the unsealed image).
+    "write-idt": Probe(
+        ("import machine", "a = {pvboot_idt} + 14 * 16", "machine.mem8[a] = machine.mem8[a]"),
+        r"pvboot: page fault: write to a read-only page at [0-9a-f]+ \(the IDT\)",
+    ),
+    "write-gdt": Probe(
+        ("import machine", "a = {boot_gdt} + 8", "machine.mem8[a] = machine.mem8[a]"),
+        r"pvboot: page fault: write to a read-only page at [0-9a-f]+ \(the GDT\)",
     ),
     "read-page-0": Probe(
         ("import machine", "machine.mem32[0]"),
@@ -145,7 +155,7 @@ def symbols(elf: Path) -> dict[str, int]:
 def _fill(text: str, syms: dict[str, int]) -> str:
     values = {name: f"{addr:#x}" for name, addr in syms.items() if name.isidentifier()}
     values["boot_stack_bottom_256"] = f"{syms['boot_stack_bottom'] + 256:x}"
-    values["boot_gdt_hex"] = f"{syms['boot_gdt']:x}"
+    values["pvboot_start_info_paddr_hex"] = f"{syms['pvboot_start_info_paddr']:x}"
     return re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], text)
 
 

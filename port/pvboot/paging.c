@@ -296,6 +296,9 @@ static bool in_ram(const pvboot_start_info_t *si, uint64_t start, uint64_t end) 
 
 // What the sealed map gives the 4 KiB page at a.
 static uint64_t page_attrs(const pvboot_start_info_t *si, uintptr_t a) {
+    if (a == pvboot_idt_page()) {
+        return PTE_RO; // the IDT's own page, complete since pvboot_idt_init
+    }
     if (a >= (uintptr_t)__image_start && a < (uintptr_t)__text_end) {
         return PTE_RX;
     }
