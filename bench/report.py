@@ -573,12 +573,22 @@ def markdown(results: dict[str, Any]) -> str:
     if "ratios" in seal:
         r, boot_ms = seal["ratios"], seal["boot"]["ms_to_prompt"]
         spawn = seal["asyncio"]["spawn_tasks_per_s"]
+        load = seal.get("load", {})
+        cpu = seal.get("cpu_ratios", {})
+        boot_cpu = seal["boot"].get("qemu_cpu_ms_to_prompt", {})
+        aio_cpu = seal["asyncio"].get("qemu_cpu_s_per_run", {})
         rows = (
             ("perf_bench geomean, speed", "-", "-", r.get("perf_bench"), ">= 0.97x"),
-            ("asyncio tasks/s", _fmt(spawn["sealed"]["median"], "", 0), _fmt(spawn["unsealed"]["median"], "", 0),
+            (f"asyncio tasks/s (load {load.get('before', '?')}-{load.get('after', '?')})",
+             _fmt(spawn["sealed"]["median"], "", 0), _fmt(spawn["unsealed"]["median"], "", 0),
              r.get("asyncio_spawn"), ">= 0.97x"),
+            ("asyncio program, QEMU CPU s (ratio unsealed/sealed; no goal)",
+             _fmt((aio_cpu.get("sealed") or {}).get("median"), "", 3),
+             _fmt((aio_cpu.get("unsealed") or {}).get("median"), "", 3), cpu.get("asyncio_spawn"), "none"),
             ("boot to `>>>` (median ms)", _fmt(boot_ms["sealed"]["median"]), _fmt(boot_ms["unsealed"]["median"]),
              r.get("boot"), "<= 1.05x"),
+            ("boot, QEMU CPU ms to `>>>` (no goal)", _fmt((boot_cpu.get("sealed") or {}).get("median")),
+             _fmt((boot_cpu.get("unsealed") or {}).get("median")), cpu.get("boot"), "none"),
             ("stripped image (bytes)", f"{seal['image_bytes']['sealed']:,}", f"{seal['image_bytes']['unsealed']:,}",
              r.get("image"), "<= 1.05x"),
         )  # fmt: skip

@@ -283,31 +283,12 @@ u32_t sys_now(void) {
     return (u32_t)(pvboot_clock_monotonic() / 1000000);
 }
 
-// RDRAND where the CPU has it (CPUID.1:ECX bit 30), else a xorshift
-// generator seeded from the cycle counter: lwIP uses it for initial
-// sequence numbers, ports and DNS ids, so it must differ between boots.
+// lwIP's randomness (initial local ports, DHCP and DNS ids, IGMP delays):
+// pvboot's entropy source, the one the canary and the layout use (RDSEED,
+// RDRAND, else timing jitter; entropy.c). Ids must differ between boots and
+// not follow from each other; lwIP asks a handful of times, not per packet.
 uint32_t pyunik_lwip_rand(void) {
-    static int has_rdrand = -1;
-    static uint64_t state;
-    if (has_rdrand < 0) {
-        has_rdrand = (pvboot_cpuid(1, 0).ecx >> 30) & 1;
-        state = pvboot_clock_cycles() | 1;
-    }
-    if (has_rdrand) {
-        for (int i = 0; i < 10; i++) {
-            uint32_t v;
-            unsigned char ok;
-            __asm__ volatile ("rdrand %0; setc %1" : "=r" (v), "=qm" (ok));
-            if (ok) {
-                return v;
-            }
-        }
-    }
-    state ^= pvboot_clock_cycles();
-    state ^= state << 13;
-    state ^= state >> 7;
-    state ^= state << 17;
-    return (uint32_t)state;
+    return (uint32_t)pvboot_random_u64();
 }
 
 #if !LWIP_IGMP

@@ -29,6 +29,7 @@ static int errno_of(const char *name) {
         { "ENOENT", MP_ENOENT }, { "EACCES", MP_EACCES }, { "EINVAL", MP_EINVAL },
         { "EEXIST", MP_EEXIST }, { "EAGAIN", MP_EAGAIN }, { "ENOSPC", MP_ENOSPC },
         { "EBUSY", MP_EBUSY }, { "ENODEV", MP_ENODEV }, { "E2BIG", MP_E2BIG },
+        { "ETIMEDOUT", MP_ETIMEDOUT },
     };
     for (size_t i = 0; i < MP_ARRAY_SIZE(table); i++) {
         if (strcmp(name, table[i].name) == 0) {

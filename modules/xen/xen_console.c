@@ -10,6 +10,12 @@
  * then dropped (output to it stops, input from it is ignored) with one
  * line on any other console, rather than read or written by indices that
  * mean nothing. Indices are always masked into the ring.
+ *
+ * Output waits for room while xenconsoled drains the ring, but not for
+ * ever: a backend that takes nothing for STALL_NS (or, without a clock,
+ * SPIN_MAX turns) has stalled. Then one line goes to the other consoles and
+ * output to this one is dropped, without waiting, until the backend takes
+ * some again; the guest goes on instead of hanging in a print.
  */
 #include "xen_guest.h" // first: it sets the Xen interface version
 #include <xen/hvm/params.h>
@@ -19,6 +25,17 @@
 static volatile struct xencons_interface *cons;
 static evtchn_port_t port;
 static bool broken;
+static bool stalled;
+
+#define STALL_NS (2000000000ULL)
+#define SPIN_MAX (1u << 30)
+
+static void console_stalled(void) {
+    // Before printing, as for a broken ring: the line skips this console.
+    stalled = true;
+    pvboot_printf("xen console: the backend took no output for %u s; output to it is dropped until it takes some\n",
+        (unsigned)(STALL_NS / 1000000000ULL));
+}
 
 static void console_broken(const char *which, XENCONS_RING_IDX prod, XENCONS_RING_IDX c) {
     // Before printing: pvboot_printf() writes to this console too.
@@ -28,6 +45,8 @@ static void console_broken(const char *which, XENCONS_RING_IDX prod, XENCONS_RIN
 }
 
 static void console_write(const char *buf, size_t len) {
+    uint64_t deadline = 0;
+    unsigned spins = 0;
     while (len > 0 && !broken) {
         XENCONS_RING_IDX c = cons->out_cons, p = cons->out_prod;
         __atomic_thread_fence(__ATOMIC_ACQUIRE);
@@ -37,9 +56,22 @@ static void console_write(const char *buf, size_t len) {
         }
         size_t space = sizeof(cons->out) - (XENCONS_RING_IDX)(p - c);
         if (space == 0) {
+            if (stalled) {
+                return; // still full: dropped, not waited for again
+            }
+            // xenconsoled drains it; spin (output must not be lost), bounded.
+            uint64_t now = pvboot_clock_monotonic();
+            if (deadline == 0) {
+                deadline = now + STALL_NS;
+            } else if (now >= deadline || ++spins > SPIN_MAX) {
+                console_stalled();
+                return;
+            }
             xen_evtchn_notify(port);
-            continue; // xenconsoled drains it; spin, output must not be lost
+            __asm__ volatile ("pause");
+            continue;
         }
+        stalled = false; // it took some: the backend is back
         size_t n = len < space ? len : space;
         for (size_t i = 0; i < n; i++) {
             cons->out[MASK_XENCONS_IDX(p + i, cons->out)] = buf[i];
@@ -97,7 +129,7 @@ static void console_flush(void) {
     }
     // Wait (bounded) for xenconsoled to take what is in the ring: a domain
     // that shuts down right after printing would lose its last words.
-    for (unsigned i = 0; i < 100000000 && !broken && cons->out_cons != cons->out_prod; i++) {
+    for (unsigned i = 0; i < 100000000 && !broken && !stalled && cons->out_cons != cons->out_prod; i++) {
         __asm__ volatile ("pause");
     }
 }

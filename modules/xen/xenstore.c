@@ -17,7 +17,12 @@
  * the store "broken": one line says what the backend did, and every
  * request from then on fails with "EIO" instead of reading garbage.
  * Requests longer than XENSTORE_PAYLOAD_MAX are refused ("E2BIG") before
- * anything is written. The copies only ever use masked indices into the
+ * anything is written. A request waits at most REQUEST_TIMEOUT_NS for room
+ * and for its reply: then it fails with "ETIMEDOUT" and one line. If no part
+ * of it was on the ring or was taken off it, the store stays usable (a late
+ * reply is skipped: its req_id is not the next request's); if the timeout
+ * cut a message in two, the ring cannot be parsed again and the store is
+ * broken. The copies only ever use masked indices into the
  * ring and lengths checked against the buffers they fill.
  */
 #include <string.h>
@@ -41,6 +46,10 @@ static volatile bool kicked;
 
 static bool broken;
 
+#define REQUEST_TIMEOUT_NS (10000000000ULL)
+// ring_write() and ring_read(): done, the store broke, or the deadline passed.
+enum { RING_OK, RING_BROKEN, RING_TIMEOUT };
+
 static void store_broken(const char *what, uint32_t a, uint32_t b) {
     if (!broken) {
         pvboot_printf("xenstore: the backend broke the ring protocol (%s: %u, %u); xenstore requests fail from now on\n",
@@ -55,19 +64,33 @@ static void store_event(evtchn_port_t p, void *arg) {
     kicked = true;
 }
 
-static bool ring_write(const void *data, size_t len) {
+// The deadline passed with `done` bytes of a message moved: none, and the
+// caller may fail just this request; some, and the ring is out of step.
+static int timed_out(const char *what, size_t done, size_t len) {
+    if (done == 0) {
+        return RING_TIMEOUT;
+    }
+    store_broken(what, (uint32_t)done, (uint32_t)len);
+    return RING_BROKEN;
+}
+
+static int ring_write(const void *data, size_t len, uint64_t deadline) {
     const char *src = data;
+    size_t done = 0;
     while (len > 0) {
         XENSTORE_RING_IDX cons = ring->req_cons, prod = ring->req_prod;
         __atomic_thread_fence(__ATOMIC_ACQUIRE);
         if ((XENSTORE_RING_IDX)(prod - cons) > XENSTORE_RING_SIZE) {
             store_broken("request ring prod - cons", prod, cons);
-            return false;
+            return RING_BROKEN;
         }
         size_t space = XENSTORE_RING_SIZE - (prod - cons);
         if (space == 0) {
+            if (pvboot_clock_monotonic() >= deadline) {
+                return timed_out("request cut short by the timeout (bytes written, left)", done, len);
+            }
             xen_evtchn_notify(port);
-            pvboot_yield(UINT64_MAX);
+            pvboot_yield(deadline);
             continue;
         }
         size_t n = len < space ? len : space;
@@ -78,23 +101,28 @@ static bool ring_write(const void *data, size_t len) {
         ring->req_prod = prod + (XENSTORE_RING_IDX)n;
         src += n;
         len -= n;
+        done += n;
     }
     xen_evtchn_notify(port);
-    return true;
+    return RING_OK;
 }
 
-static bool ring_read(void *data, size_t len) {
+static int ring_read(void *data, size_t len, uint64_t deadline) {
     char *dst = data;
+    size_t done = 0;
     while (len > 0) {
         XENSTORE_RING_IDX cons = ring->rsp_cons, prod = ring->rsp_prod;
         __atomic_thread_fence(__ATOMIC_ACQUIRE);
         size_t avail = (XENSTORE_RING_IDX)(prod - cons);
         if (avail > XENSTORE_RING_SIZE) {
             store_broken("reply ring prod - cons", prod, cons);
-            return false;
+            return RING_BROKEN;
         }
         if (avail == 0) {
-            pvboot_yield(UINT64_MAX);
+            if (pvboot_clock_monotonic() >= deadline) {
+                return timed_out("reply cut short by the timeout (bytes read, left)", done, len);
+            }
+            pvboot_yield(deadline);
             continue;
         }
         size_t n = len < avail ? len : avail;
@@ -106,8 +134,9 @@ static bool ring_read(void *data, size_t len) {
         xen_evtchn_notify(port);
         dst += n;
         len -= n;
+        done += n;
     }
-    return true;
+    return RING_OK;
 }
 
 static int fail(char *buf, size_t size, const char *error) {
@@ -117,6 +146,16 @@ static int fail(char *buf, size_t size, const char *error) {
         buf[n] = '\0';
     }
     return -1;
+}
+
+// A request that ended in ring_write()/ring_read()'s `status`.
+static int request_failed(int status, uint32_t type, char *buf, size_t size) {
+    if (status == RING_TIMEOUT) {
+        pvboot_printf("xenstore: no answer from the backend within %u s (request type %u); it fails with ETIMEDOUT\n",
+            (unsigned)(REQUEST_TIMEOUT_NS / 1000000000ULL), (unsigned)type);
+        return fail(buf, size, "ETIMEDOUT");
+    }
+    return fail(buf, size, "EIO");
 }
 
 static size_t bounded_strlen(const char *s, size_t max) {
@@ -183,21 +222,27 @@ int xen_store_request_tx(uint32_t tx_id, uint32_t type, const char *const *parts
     if (total > XENSTORE_PAYLOAD_MAX) {
         return fail(buf, size, "E2BIG"); // xenstored would drop the connection
     }
+    uint64_t deadline = pvboot_clock_monotonic() + REQUEST_TIMEOUT_NS;
     struct xsd_sockmsg msg = { .type = type, .req_id = next_req_id++, .tx_id = tx_id, .len = (uint32_t)total };
-    if (!ring_write(&msg, sizeof(msg))) {
-        return fail(buf, size, "EIO");
-    }
-    for (size_t i = 0; i < nparts; i++) {
+    int status = ring_write(&msg, sizeof(msg), deadline);
+    for (size_t i = 0; i < nparts && status == RING_OK; i++) {
         size_t len = strlen(parts[i]) + !(type == XS_WRITE && i == 1);
-        if (!ring_write(parts[i], len)) {
-            return fail(buf, size, "EIO");
+        status = ring_write(parts[i], len, deadline);
+        if (status == RING_TIMEOUT) {
+            // The header is on the ring already: the request is cut.
+            store_broken("request cut short by the timeout (part, of)", (uint32_t)i, (uint32_t)nparts);
+            status = RING_BROKEN;
         }
+    }
+    if (status != RING_OK) {
+        return request_failed(status, type, buf, size);
     }
     for (;;) {
         struct xsd_sockmsg reply;
         static char body[XENSTORE_PAYLOAD_MAX + 1];
-        if (!ring_read(&reply, sizeof(reply))) {
-            return fail(buf, size, "EIO");
+        status = ring_read(&reply, sizeof(reply), deadline);
+        if (status != RING_OK) {
+            return request_failed(status, type, buf, size);
         }
         if (reply.len > XENSTORE_PAYLOAD_MAX) {
             // Where this reply ends cannot be trusted, so neither can
@@ -206,8 +251,14 @@ int xen_store_request_tx(uint32_t tx_id, uint32_t type, const char *const *parts
             return fail(buf, size, "EIO");
         }
         uint32_t len = reply.len;
-        if (!ring_read(body, len)) {
-            return fail(buf, size, "EIO");
+        status = ring_read(body, len, deadline);
+        if (status == RING_TIMEOUT) {
+            // The header is taken: the ring is cut mid-message.
+            store_broken("reply cut short by the timeout (length)", len, 0);
+            status = RING_BROKEN;
+        }
+        if (status != RING_OK) {
+            return request_failed(status, type, buf, size);
         }
         body[len] = '\0';
         if (reply.type == XS_WATCH_EVENT) {
@@ -258,7 +309,8 @@ void xen_store_pump(void) {
         }
         static char body[XENSTORE_PAYLOAD_MAX + 1];
         struct xsd_sockmsg skip;
-        if (!ring_read(&skip, sizeof(skip)) || !ring_read(body, header.len)) {
+        // Whole on the ring already (checked above): no waiting.
+        if (ring_read(&skip, sizeof(skip), 0) != RING_OK || ring_read(body, header.len, 0) != RING_OK) {
             return;
         }
         if (header.type == XS_WATCH_EVENT) {

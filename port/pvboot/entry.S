@@ -207,14 +207,18 @@ no_apic_msg:
 no_long_mode_msg:
     .asciz "pvboot: this CPU has no long mode; pyunik needs an x86_64 CPU (e.g. QEMU -cpu qemu64)\r\n"
 
-    /* In .data: ltr marks the TSS descriptor busy, a write to the GDT. */
-    .section .data
+    /* In .rodata: read-only once the image is sealed (paging.c), so that
+     * nothing can rewrite a segment. It is written only before that, while
+     * the boot map is writable: idt.c fills the TSS slot and ltr marks it
+     * busy. The accessed bits are set here, or the CPU would set them (a
+     * write) the first time it loads each descriptor, e.g. on an iretq. */
+    .section .rodata
     .balign 16
     .globl boot_gdt
 boot_gdt:
     .quad 0                         /* null */
-    .quad 0x00af9a000000ffff        /* 0x08: 64-bit code, ring 0 */
-    .quad 0x00cf92000000ffff        /* 0x10: data, ring 0 */
+    .quad 0x00af9b000000ffff        /* 0x08: 64-bit code, ring 0, accessed */
+    .quad 0x00cf93000000ffff        /* 0x10: data, ring 0, accessed */
     .quad 0, 0                      /* 0x18: the 64-bit TSS, filled in by idt.c */
 boot_gdt_end:
     .globl boot_gdt_desc

@@ -43,7 +43,6 @@ static volatile uint32_t *lapic;
 static unsigned ioapic_pins;
 static unsigned next_vector = VECTOR_FIRST_DEVICE;
 
-extern const uint64_t pvboot_irq_stubs[224];
 volatile uint64_t pvboot_irq_count;
 
 static uint64_t rdmsr(uint32_t msr) {
@@ -96,9 +95,6 @@ static void spurious(void *arg) {
 }
 
 void pvboot_irq_init(void) {
-    for (unsigned v = 32; v < 256; v++) {
-        pvboot_idt_set(v, pvboot_irq_stubs[v - 32]);
-    }
     pic_disable();
 
     uint64_t base = rdmsr(MSR_APIC_BASE);

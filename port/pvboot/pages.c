@@ -5,23 +5,31 @@
  * no more pages are handed out, so device memory and the garbage-collected
  * heap can never overlap.
  */
-#include <string.h>
-
 #include "pvboot_internal.h"
 
 #define PAGE_SIZE (4096)
 
 static bool heap_claimed;
 
-void *pvboot_page_alloc(size_t npages) {
+void *pvboot_page_take(size_t npages) {
     pvboot_start_info_t *si = pvboot_start_info_mut();
     if (heap_claimed || npages == 0 || npages > si->heap.size / PAGE_SIZE) {
         return NULL;
     }
-    size_t bytes = npages * PAGE_SIZE;
-    si->heap.size -= bytes;
-    void *pages = (void *)(si->heap.addr + si->heap.size);
-    memset(pages, 0, bytes);
+    si->heap.size -= npages * PAGE_SIZE;
+    return (void *)(si->heap.addr + si->heap.size);
+}
+
+void *pvboot_page_alloc(size_t npages) {
+    uint64_t *pages = pvboot_page_take(npages);
+    if (pages != NULL) {
+        // Eight bytes a store: the compiler's inline memset here was
+        // `rep stosb`, which QEMU's TCG runs one byte per iteration (9 ms
+        // for the 1 MiB native arena, a third of the boot).
+        size_t words = npages * PAGE_SIZE / 8;
+        uint64_t *p = pages;
+        __asm__ volatile ("rep stosq" : "+D" (p), "+c" (words) : "a" (0ULL) : "memory");
+    }
     return pages;
 }
 

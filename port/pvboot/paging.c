@@ -65,29 +65,49 @@ static unsigned page_table_pool_used;
 static uint64_t *page_tables[PAGE_TABLES_MAX];
 static unsigned page_tables_count;
 static bool tables_sealed;
+// From the first page table made read-only (pvboot_paging_seal_tables) on,
+// a store to a table needs CR0.WP lifted.
+static bool tables_readonly;
 
-static void flush_tlb(void) {
+// An update of at most this many pages drops just their TLB entries
+// (invlpg); a bigger one reloads CR3, which drops all of them.
+#define INVLPG_MAX_PAGES (32)
+
+static void flush_tlb(uintptr_t addr, size_t len) {
+    if (len != 0 && len / PAGE <= INVLPG_MAX_PAGES) {
+        // Each page's entry, and a 2 MiB entry that was split to reach it.
+        for (uintptr_t a = addr; a < addr + len; a += PAGE) {
+            __asm__ volatile ("invlpg (%0)" : : "r" (a) : "memory");
+        }
+        return;
+    }
     uint64_t cr3;
     __asm__ volatile ("mov %%cr3, %0; mov %0, %%cr3" : "=r" (cr3) : : "memory");
 }
 
-// Sealed tables are read-only even to ring 0 (CR0.WP): lift that for the
-// few stores of one update, with interrupts off so that nothing else runs
-// meanwhile. Always, not only once sealed: while sealing, a table may
-// already map its own page read-only when its last entries are written.
+// Every page-table update runs with interrupts off, so that nothing else
+// runs meanwhile. Once the tables are read-only even to ring 0 (CR0.WP),
+// that is lifted for the few stores of one update. Not before: under QEMU's
+// TCG each change of CR0.WP flushes the whole TLB, and the boot makes a
+// dozen updates before sealing.
 static uint64_t tables_write_begin(void) {
     uint64_t flags = pvboot_irq_save();
-    uint64_t cr0;
-    __asm__ volatile ("mov %%cr0, %0" : "=r" (cr0));
-    __asm__ volatile ("mov %0, %%cr0" : : "r" (cr0 & ~CR0_WP) : "memory");
+    if (tables_readonly) {
+        uint64_t cr0;
+        __asm__ volatile ("mov %%cr0, %0" : "=r" (cr0));
+        __asm__ volatile ("mov %0, %%cr0" : : "r" (cr0 & ~CR0_WP) : "memory");
+    }
     return flags;
 }
 
-static void tables_write_end(uint64_t flags) {
-    uint64_t cr0;
-    __asm__ volatile ("mov %%cr0, %0" : "=r" (cr0));
-    __asm__ volatile ("mov %0, %%cr0" : : "r" (cr0 | CR0_WP) : "memory");
-    flush_tlb();
+// [addr, addr + len) changed; len 0: anything may have.
+static void tables_write_end(uint64_t flags, uintptr_t addr, size_t len) {
+    if (tables_readonly) {
+        uint64_t cr0;
+        __asm__ volatile ("mov %%cr0, %0" : "=r" (cr0));
+        __asm__ volatile ("mov %0, %%cr0" : : "r" (cr0 | CR0_WP) : "memory");
+    }
+    flush_tlb(addr, len);
     pvboot_irq_restore(flags);
 }
 
@@ -148,7 +168,7 @@ int pvboot_pages_update(uintptr_t addr, size_t len, uint64_t set, uint64_t clear
         uint64_t *pte = &pt[(a >> 12) & 511];
         *pte = (*pte & ~clear) | set;
     }
-    tables_write_end(flags);
+    tables_write_end(flags, addr, len);
     return result;
 }
 
@@ -186,11 +206,21 @@ static volatile void *map_range(uint64_t phys, size_t size, uint64_t attrs, cons
             what, (unsigned long)phys, (unsigned long)size);
         return NULL;
     }
+    // One update, one TLB flush, for the whole range.
+    uintptr_t failed = 0;
+    uint64_t flags = tables_write_begin();
     for (uintptr_t a = first; a < end; a += PAGE) {
-        if (pvboot_pages_update(a, PAGE, a | attrs, ~0ULL) != 0) {
-            pvboot_printf("pvboot: no page table left to map %s %lx\n", what, (unsigned long)a);
-            return NULL;
+        uint64_t *pt = page_table_for(a);
+        if (pt == NULL) {
+            failed = a;
+            break;
         }
+        pt[(a >> 12) & 511] = a | attrs;
+    }
+    tables_write_end(flags, first, end - first);
+    if (failed != 0) {
+        pvboot_printf("pvboot: no page table left to map %s %lx\n", what, (unsigned long)failed);
+        return NULL;
     }
     return (volatile void *)(uintptr_t)phys;
 }
@@ -266,6 +296,9 @@ static bool in_ram(const pvboot_start_info_t *si, uint64_t start, uint64_t end) 
 
 // What the sealed map gives the 4 KiB page at a.
 static uint64_t page_attrs(const pvboot_start_info_t *si, uintptr_t a) {
+    if (a == pvboot_idt_page()) {
+        return PTE_RO; // the IDT's own page, complete since pvboot_idt_init
+    }
     if (a >= (uintptr_t)__image_start && a < (uintptr_t)__text_end) {
         return PTE_RX;
     }
@@ -292,10 +325,21 @@ static bool touches_any(const pvboot_start_info_t *si, uint64_t start, uint64_t 
 }
 
 void pvboot_paging_seal_layout(const pvboot_start_info_t *si) {
+    // Above the last RAM (and the image) nothing stays mapped: those 2 MiB
+    // entries are cleared without asking the memory map about each.
+    uint64_t top = (uintptr_t)_end;
+    for (size_t i = 0; i < si->memmap_entries; i++) {
+        const pvboot_memmap_entry_t *e = &si->memmap[i];
+        if (e->type == PVBOOT_MEM_RAM && e->addr + e->size > top) {
+            top = e->addr + e->size;
+        }
+    }
     uint64_t flags = tables_write_begin();
     for (unsigned i = 0; i < 4 * 512; i++) {
         uint64_t base = (uint64_t)i << 21, end = base + LARGE_PAGE;
-        if (in_ram(si, base, end)) {
+        if (base >= top) {
+            boot_pd[i] = 0;
+        } else if (in_ram(si, base, end)) {
             boot_pd[i] = base | PTE_RW | PTE_LARGE;
         } else if (!touches_any(si, base, end)) {
             boot_pd[i] = 0;
@@ -314,7 +358,7 @@ void pvboot_paging_seal_layout(const pvboot_start_info_t *si) {
             }
         }
     }
-    tables_write_end(flags);
+    tables_write_end(flags, 0, 0);
 }
 
 // Power-off (acpi.c) reads the firmware's tables in low memory and in
@@ -338,12 +382,13 @@ void pvboot_paging_map_firmware(void) {
         }
     }
     firmware_mapped = true;
-    tables_write_end(flags);
+    tables_write_end(flags, 0, 0);
 }
 
 // The page tables themselves become read-only; from here on only
 // pvboot_code_protect() changes an entry (through tables_write_begin).
 void pvboot_paging_seal_tables(void) {
+    tables_readonly = true;
     pvboot_pages_update((uintptr_t)boot_pml4, PAGE, 0, PVBOOT_PTE_WRITE);
     pvboot_pages_update((uintptr_t)boot_pdpt, PAGE, 0, PVBOOT_PTE_WRITE);
     pvboot_pages_update((uintptr_t)boot_pd, 4 * PAGE, 0, PVBOOT_PTE_WRITE);
@@ -357,7 +402,10 @@ void pvboot_paging_seal_tables(void) {
 
 pvboot_region_t pvboot_code_arena_reserve(size_t bytes) {
     size_t pages = (bytes + PAGE - 1) / PAGE;
-    void *base = code_arena.size == 0 && pages > 0 ? pvboot_page_alloc(pages) : NULL;
+    // Not zeroed (up to 1 MiB, the biggest cost of a sealed boot under
+    // TCG): the arena only ever runs bytes that native_arena_commit copied
+    // in, and until then its pages are read-write and no-execute.
+    void *base = code_arena.size == 0 && pages > 0 ? pvboot_page_take(pages) : NULL;
     if (base != NULL) {
         code_arena.addr = (uintptr_t)base;
         code_arena.size = pages * PAGE;
@@ -384,6 +432,7 @@ void pvboot_paging_map_firmware(void) {
 }
 
 void pvboot_paging_seal_tables(void) {
+    tables_readonly = true;
 }
 
 pvboot_region_t pvboot_code_arena_reserve(size_t bytes) {

@@ -21,13 +21,18 @@ extern char exception_stack_guard[], exception_stack_top[];
 
 /* Sets __stack_chk_guard from pvboot_random_u64(); first thing at start. */
 void pvboot_canary_init(void);
+/* Sets every gate of the IDT, which has a page of its own (at
+ * pvboot_idt_page()) that the sealed map makes read-only. */
 void pvboot_idt_init(void);
-void pvboot_idt_set(unsigned vector, uint64_t handler);
+uintptr_t pvboot_idt_page(void);
 void pvboot_irq_init(void);
 int pvboot_xen_init(void);
 size_t pvboot_xen_memory_map(pvboot_memmap_entry_t *out, size_t max);
 /* The start info, writable: pages.c takes device pages from its heap. */
 pvboot_start_info_t *pvboot_start_info_mut(void);
+/* pvboot_page_alloc() without the zeroing, for pages nothing reads before
+ * writing them (the native-code arena). */
+void *pvboot_page_take(size_t npages);
 
 /* Page-table entry bits (x86_64, 4 KiB pages). */
 #define PVBOOT_PTE_PRESENT (1ULL << 0)

@@ -10,10 +10,13 @@
  * ahead or behind, replies longer than the protocol allows, random bytes.
  * The guest must answer with an error or one line, never read or write
  * outside the rings and its own buffers. Each case runs in a fork of its
- * own, so the modules' static state starts fresh every time; a guest that
- * would wait forever for a backend that never answers is stopped by the
- * fake pvboot_yield() after a bounded number of waits (that is a hang, not
- * a corruption, and is counted as "waits").
+ * own, so the modules' static state starts fresh every time. Time is
+ * fake: each look at the clock is a millisecond later, and a wait with a
+ * deadline that nothing ends (the backend makes no move) lasts until the
+ * deadline, so the guest's timeouts run at once. A guest that would wait
+ * forever for a backend that never answers is stopped by the fake
+ * pvboot_yield() after a bounded number of waits (that is a hang, not a
+ * corruption, and is counted as "waits").
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -139,10 +142,21 @@ static jmp_buf gave_up;
 static unsigned waits;
 #define MAX_WAITS (200)
 
+static uint64_t fake_now;
+
+uint64_t pvboot_clock_monotonic(void) {
+    fake_now += 1000000;
+    return fake_now;
+}
+
 void pvboot_yield(uint64_t deadline_ns) {
-    (void)deadline_ns;
-    if ((backend == NULL || !backend()) && ++waits > MAX_WAITS) {
-        longjmp(gave_up, 1);
+    if (backend == NULL || !backend()) {
+        if (deadline_ns != UINT64_MAX && fake_now < deadline_ns) {
+            fake_now = deadline_ns; // halted until the deadline
+        }
+        if (++waits > MAX_WAITS) {
+            longjmp(gave_up, 1);
+        }
     }
 }
 
@@ -345,6 +359,51 @@ static void store_watch_events_are_queued(void) {
     CHECK(n == 3);
 }
 
+// Takes the request, never answers.
+static unsigned silent_requests;
+static bool silent_backend(void) {
+    if (store->req_prod != store->req_cons) {
+        store->req_cons = store->req_prod;
+        silent_requests++;
+    }
+    return false;
+}
+
+static void store_no_answer_times_out(void) {
+    xen_store_init();
+    backend = silent_backend;
+    char buf[64];
+    CHECK(read_node(buf, sizeof(buf)) == -1 && strcmp(buf, "ETIMEDOUT") == 0);
+    CHECK(silent_requests == 1 && messages == 1 && strstr(last_message, "no answer from the backend within 10 s"));
+    // Nothing of a reply was taken: the store still works, and the late
+    // reply to the first request, when it comes, is skipped.
+    reply(XS_READ, 1, "late", 4);
+    backend = good_backend;
+    CHECK(read_node(buf, sizeof(buf)) == 5 && strcmp(buf, "value") == 0);
+    CHECK(messages == 1);
+}
+
+// Takes the request, answers with half a header, then nothing.
+static bool half_header_backend(void) {
+    if (store->req_prod == store->req_cons) {
+        return false;
+    }
+    store->req_cons = store->req_prod;
+    struct xsd_sockmsg h = { .type = XS_READ, .req_id = 1, .len = 5 };
+    rsp_put(&h, sizeof(h) / 2);
+    return true;
+}
+
+static void store_reply_cut_by_the_timeout_breaks_the_store(void) {
+    xen_store_init();
+    backend = half_header_backend;
+    char buf[64];
+    CHECK(read_node(buf, sizeof(buf)) == -1 && strcmp(buf, "EIO") == 0);
+    CHECK(messages == 1 && strstr(last_message, "reply cut short by the timeout"));
+    backend = good_backend;
+    CHECK(read_node(buf, sizeof(buf)) == -1 && strcmp(buf, "EIO") == 0); // out of step: no more requests
+}
+
 static void store_pump_hostile_header(void) {
     xen_store_init();
     struct xsd_sockmsg h = { .type = XS_WATCH_EVENT, .len = 0x7fffffff };
@@ -463,6 +522,26 @@ static void console_out_cons_runs_ahead(void) {
     registered->flush(); // returns at once (pvboot_console_flush calls it before a shutdown)
 }
 
+static void console_backend_never_drains(void) {
+    xen_console_init();
+    static char full[sizeof(console->out)];
+    memset(full, 'z', sizeof(full));
+    registered->write(full, sizeof(full)); // fills the ring exactly
+    CHECK(console->out_prod == sizeof(console->out) && messages == 0);
+    uint64_t before = fake_now;
+    console_write_str("more"); // no room, and xenconsoled takes nothing
+    CHECK(messages == 1 && strstr(last_message, "took no output for 2 s"));
+    CHECK(fake_now - before >= 2000000000ULL && fake_now - before < 2100000000ULL); // waited 2 s, no longer
+    before = fake_now;
+    console_write_str("still more"); // dropped at once, no second wait or line
+    CHECK(messages == 1 && fake_now - before < 10000000ULL);
+    registered->flush(); // returns at once
+    CHECK(fake_now - before < 10000000ULL);
+    console->out_cons = console->out_prod; // the backend is back
+    console_write_str("back");
+    CHECK(console->out_prod == sizeof(console->out) + 4 && messages == 1);
+}
+
 static void console_random(void) {
     for (unsigned i = 0; i < 500; i++) {
         seed = i * 40503u + 7;
@@ -536,11 +615,15 @@ int main(void) {
     run_case("xenstore: a long reply into a small buffer is cut, ring in step", store_reply_into_a_small_buffer);
     run_case("xenstore: watch events before the reply are queued", store_watch_events_are_queued);
     run_case("xenstore: pump with a header claiming 2 GiB", store_pump_hostile_header);
+    run_case("xenstore: no answer: ETIMEDOUT after 10 s, the store still works", store_no_answer_times_out);
+    run_case("xenstore: a reply cut short by the timeout breaks the store (EIO)",
+        store_reply_cut_by_the_timeout_breaks_the_store);
     run_case("xenstore: 500 random backends", store_random);
     run_case("console: good output and input", console_good);
     run_case("console: input never beyond the receiver's room", console_input_room_respected);
     run_case("console: in_prod a ring and a byte ahead drops the ring", console_in_prod_runs_ahead);
     run_case("console: out_cons ahead of out_prod drops the ring", console_out_cons_runs_ahead);
+    run_case("console: a backend that never drains: one line after 2 s, then output dropped", console_backend_never_drains);
     run_case("console: 500 random ring states", console_random);
     run_case("gnttab: an unmapped grant is ended and its reference reused", gnttab_end_frees_an_unmapped_grant);
     run_case("gnttab: a grant the backend maps (GTF_reading/GTF_writing) is not ended", gnttab_end_refuses_a_mapped_grant);
