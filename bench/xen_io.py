@@ -1,7 +1,7 @@
 """Xen device I/O in the rig: netfront and blkfront figures of a pyunik domU,
 each beside a base measured in the same rig boot, interleaved run by run.
 
-pyunik (tests/xen/boards/xen-pvh-net-disk: netfront + lwIP, blkfront +
+pyunik (the xen-pvh board: netfront + lwIP, blkfront +
 littlefs at /, memory = 32; a vif on the rig's bridge, a littlefs data disk
 and a raw disk) measures inside the domU with time.ticks_us():
 - blkfront raw: blockdev.Disk(1, 4096), 4 MiB in 64 KiB requests (one
@@ -45,7 +45,7 @@ from pyunik import build, disk
 from rigs import xenrig
 from rigs.xenrig import XenRig
 
-BOARD_FILE = boards.ROOT / "tests" / "xen" / "boards" / "xen-pvh-net-disk" / "board.toml"
+BOARD = "xen-pvh"
 GUEST = "10.0.3.2"
 RAW_MIB, FILE_MIB, NET_MIB = 4, 1, 2
 SMALL_FILES, ECHOES, PINGS = 20, 100, 100
@@ -345,7 +345,7 @@ KEYS = (
 
 def measure(rig: XenRig, runs: int) -> dict[str, Any]:
     """Interleaved: pyunik, dom0, pyunik, dom0 ...; failures counted with their reason."""
-    elf = build.build(boards.load(BOARD_FILE)).elf
+    elf = build.build(boards.load(BOARD)).elf
     sides: dict[str, list[dict[str, float]]] = {"pyunik": [], "dom0": []}
     failed: dict[str, list[str]] = {"pyunik": [], "dom0": []}
     load_before = os.getloadavg()[0]

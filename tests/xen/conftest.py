@@ -31,8 +31,8 @@ from rigs import xenrig
 from rigs.xenrig import Domain, XenRig, XenRigError
 
 PVHTEST = Path(__file__).parent / "pvhtest"
-#: A board with both Xen front ends: a vif and a disk (tests/xen/boards/).
-NET_DISK_BOARD = Path(__file__).parent / "boards" / "xen-pvh-net-disk" / "board.toml"
+#: A board with both Xen front ends: xen-pvh itself (issue 17, item 5).
+NET_DISK_BOARD = boards.ROOT / "boards" / "xen-pvh" / "board.toml"
 #: What the rig cost in this session, for the summary at the end.
 COSTS: dict[str, float] = {}
 
