@@ -341,7 +341,7 @@ def vmlinux() -> Path:
     return target
 
 
-def _shared_libraries(binary: Path) -> dict[str, Path]:
+def shared_libraries(binary: Path) -> dict[str, Path]:
     """{path in the guest: file on the host} for each library ``binary`` loads, loader included."""
     try:
         return debian.library_closure(Path("/"), [str(binary.resolve()).lstrip("/")], HOST_LIBDIRS)
@@ -389,7 +389,7 @@ def initramfs(net: bool = False, disk: bool = False) -> Path:
     for which, name in GUEST_BINARIES.items():
         binary = unixport.build(which)
         archive.file(f"bin/{name}", binary.read_bytes(), 0o755)
-        libraries.update(_shared_libraries(binary))
+        libraries.update(shared_libraries(binary))
     for guest_path, host_file in sorted(libraries.items()):
         archive.file(guest_path, host_file.read_bytes(), 0o755)
     archive.file("bench/perf.sh", PERF_SH.encode(), 0o755)

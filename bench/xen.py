@@ -12,7 +12,8 @@ rig run (rigs/xenrig.py: Xen 4.17 under QEMU TCG, Debian dom0):
   both ends are tried, not assumed (a prompt at 1 MiB is reported as the least).
 Times include xl's own work in dom0 (create, console bridge, unpause), as a
 user of `xl create -c` sees them. The ratio is pyunik's median over the floor's.
-- netfront and blkfront figures beside dom0 in the same rig boot (bench/xen_io.py).
+- netfront and blkfront figures beside dom0 in the same rig boot (bench/xen_io.py);
+- HTTP, echo, blkfront read and create -> first HTTP beside a Linux PVH domU (bench/xen_http.py).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from typing import Any
 
 import serial
 
-from bench import common, xen_io
+from bench import common, xen_http, xen_io
 from pyunik import board as boards
 from rigs import xenrig
 from rigs.xenrig import XenRig, XenRigError
@@ -89,7 +90,7 @@ def _stats(values: list[float]) -> dict[str, Any] | None:
     return common.Stats.of(values).as_dict(1, 3) if values else None
 
 
-def measure(runs: int, elf: Path, io_runs: int = 0) -> dict[str, Any]:
+def measure(runs: int, elf: Path, io_runs: int = 0, http_runs: int = 0) -> dict[str, Any]:
     floor = _floor_elf()
     times: dict[str, list[float]] = {"pyunik": [], "floor": []}
     failed: dict[str, int] = {"pyunik": 0, "floor": 0}
@@ -125,6 +126,7 @@ def measure(runs: int, elf: Path, io_runs: int = 0) -> dict[str, Any]:
                     low = mid
             least = high
         io = xen_io.measure(rig, io_runs) if io_runs else None
+        http = xen_http.measure(rig, http_runs) if http_runs else None
     prompt, floor_stats = _stats(times["pyunik"]), _stats(times["floor"])
     ratio = None
     if prompt and floor_stats:
@@ -143,6 +145,7 @@ def measure(runs: int, elf: Path, io_runs: int = 0) -> dict[str, Any]:
         "memory_tries": tries,
         "image_bytes": elf.stat().st_size,
         "io": io,
+        "http": http,
     }
 
 
@@ -150,7 +153,7 @@ def run(quick: bool) -> dict[str, object]:
     """`invoke bench --only xen`: the xen-pvh image built as the other benchmarks build theirs."""
     image = common.image("xen-pvh")
     try:
-        return measure(3 if quick else 7, image.elf, io_runs=1 if quick else 3)
+        return measure(3 if quick else 7, image.elf, io_runs=1 if quick else 3, http_runs=1 if quick else 3)
     except XenRigError as exc:
         raise common.BenchError(f"xen rig: {exc}") from None
 
@@ -161,10 +164,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--io-runs", type=int, default=3, help="netfront/blkfront runs (bench/xen_io.py); 0: none")
+    parser.add_argument("--http-runs", type=int, default=3, help="pyunik/Linux domU runs (xen_http.py); 0: none")
     parser.add_argument("--out", type=Path, default=common.WORK)
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    result = measure(args.runs, common.image("xen-pvh").elf, io_runs=args.io_runs)
+    result = measure(args.runs, common.image("xen-pvh").elf, io_runs=args.io_runs, http_runs=args.http_runs)
     (args.out / "xen.json").write_text(json.dumps({"benchmark": "xen", **result}, indent=2) + "\n")
     report.chart_xen(result, args.out / "xen.png")
     print(json.dumps(result, indent=2))
