@@ -1,8 +1,8 @@
 """An xl domain configuration for a pyunik image, for a real Xen host.
 
-    invoke xl-config --board xen-pvh-net [--app DIR] [--name N] [--memory 32] \
+    invoke xl-config --board xen-pvh [--app DIR] [--name N] [--memory 32] \
         [--net bridge=xenbr0] [--disk data.img]
-    xl create build/xen-pvh-net/pyunik.cfg    # on the Xen host, image beside it
+    xl create build/xen-pvh/pyunik.cfg    # on the Xen host, image beside it
 
 The image is a PVH kernel: `type = "pvh"`, no bootloader. The kernel
 command line is `cmdline` (QEMU's -append): key=value options, then `--`
