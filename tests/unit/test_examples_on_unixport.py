@@ -93,3 +93,20 @@ def test_echo_tcp_udp_discard_source(micropython: Path) -> None:
             assert done.returncode == 0, done.stderr
             result = json.loads(done.stdout)
             assert len(result["rtt_us"]) == 50 if args[0] == "echo-rtt" else result["bytes"] == 1 << 20
+
+
+def test_bench_xen_httpload_counts_keep_alive_responses(micropython: Path, httpd: nc.Endpoint) -> None:
+    """bench/xen_httpload.py, the HTTP load the Xen bench runs in dom0 under
+    the unix port, against the same app: 4 keep-alive connections, at least
+    the 200 responses asked for, none counted as an error."""
+    client = unixapp.ROOT / "bench" / "xen_httpload.py"
+    done = subprocess.run(
+        [str(micropython), str(client), httpd.host, str(httpd.port), "4", "200", "30"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    words = done.stdout.split()
+    assert done.returncode == 0 and words[:1] == ["HTTPLOAD"], done
+    ok, errors, micros = (int(w) for w in words[1:4])
+    assert ok >= 200 and errors == 0 and micros > 0, done.stdout
