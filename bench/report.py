@@ -216,6 +216,54 @@ IO_LABELS = {
 }
 
 
+#: bench/xen_http.py's figures, as the README's table names them.
+HTTP_LABELS = {
+    "create_to_http_s": "xl create -> first HTTP response (s)",
+    "xl_create_s": "of which xl create + console + unpause (s)",
+    "http_requests_s": "HTTP requests/s from dom0, 4 keep-alive connections",
+    "tcp_echo_p50_ms": "TCP echo RTT to dom0, 32 B, p50 (ms)",
+    "tcp_echo_p99_ms": "TCP echo RTT to dom0, 32 B, p99 (ms)",
+    "blk_seq_read_mb_s": "blkfront sequential read, 64 KiB (MB/s)",
+}
+
+
+def _xen_http_rows(http: dict[str, Any]) -> list[str]:
+    """pyunik's domU beside the Linux PVH domU (bench/xen_http.py), with the goals."""
+    if not http:
+        return []
+    load = http.get("host_load_1min") or {}
+    failed = http.get("failed") or {}
+    runs = (
+        f"{http.get('runs')} runs (failed: pyunik {len(failed.get('pyunik', []))}, "
+        f"Linux {len(failed.get('linux', []))}; load {load.get('before', '?')}-{load.get('after', '?')})"
+    )
+    goals = http.get("goals") or {}
+    rows = []
+    for key, label in HTTP_LABELS.items():
+        mine, base = (http.get("pyunik") or {}).get(key), (http.get("linux") or {}).get(key)
+        if mine is None and base is None:
+            continue
+        ratio = (http.get("ratio_to_linux") or {}).get(key)
+        goal = goals.get(key)
+        said = (
+            f" (goal {'>=' if key in ('http_requests_s', 'blk_seq_read_mb_s') else '<='} {goal['target']}x)"
+            if goal
+            else ""
+        )
+        rows.append(
+            f"| Xen domU vs Linux PVH domU: {label}, {runs} | {_fmt(mine, '', 3)} | Linux domU {_fmt(base, '', 3)} "
+            f"| {_fmt(ratio, 'x', 3) + ' Linux' if ratio is not None else '-'}{said} |"
+        )
+    small = http.get("pyunik_serves_in_small_memory") or {}
+    if small:
+        rows.append(
+            f"| Xen domU serving HTTP in `memory = {small.get('memory_mib')}` | "
+            f"{'yes, ' + _fmt(small.get('http_requests_s'), '', 1) + ' req/s' if small.get('serves') else 'no'} "
+            f"| Linux domU at {http.get('linux_memory_mib')} MiB | goal: serves in 4 MiB |"
+        )
+    return rows
+
+
 def chart_xen_io(io: dict[str, Any], path: Path) -> None:
     """pyunik's figures over dom0's, one bar per figure that has a base."""
     plt = _plt()
@@ -569,6 +617,7 @@ def markdown(results: dict[str, Any]) -> str:
                 f"| {'dom0 ' + _fmt(base, '', 3) if base is not None else 'no base'} "
                 f"| {_fmt(ratio, 'x', 3) + ' dom0 (an upper bound, not a guest)' if ratio is not None else '-'} |"
             )
+        lines.extend(_xen_http_rows(xen.get("http") or {}))
     seal = results.get("seal", {})
     if "ratios" in seal:
         r, boot_ms = seal["ratios"], seal["boot"]["ms_to_prompt"]
