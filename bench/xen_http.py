@@ -39,8 +39,9 @@ from typing import Any
 
 from bench import common, xen_io, xen_linux
 from pyunik import board as boards
-from pyunik import build, disk, xenrig
-from pyunik.xenrig import XenRig
+from pyunik import build, disk
+from rigs import xenrig
+from rigs.xenrig import XenRig
 
 BOARD = "xen-pvh"
 PYUNIK_ADDRESS, LINUX_ADDRESS = "10.0.3.4", "10.0.3.5"

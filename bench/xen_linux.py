@@ -25,9 +25,9 @@ import shutil
 from pathlib import Path
 
 from bench import common, linux, unixport
-from pyunik import debian, xenrig
-from pyunik.cpio import Cpio
-from pyunik.xenrig import Domain, XenRig
+from rigs import debian, xenrig
+from rigs.cpio import Cpio
+from rigs.xenrig import Domain, XenRig
 
 OUT = common.WORK / "xen-linux"
 #: The front ends, in load order (neither depends on another module in 6.1).
