@@ -131,6 +131,21 @@ def _read_mb_s(guest: xen_io._Guest, command: str) -> float:
     return READ_MIB / (float(found.group(1)) / 1e6)
 
 
+def _run_row(
+    first: float, create: float, rps: float, errors: float, p50: float, p99: float, read: float
+) -> dict[str, float]:
+    """One run's figures, under the same keys for both sides."""
+    return {
+        "create_to_http_s": first,
+        "xl_create_s": create,
+        "http_requests_s": rps,
+        "http_errors": errors,
+        "tcp_echo_p50_ms": p50,
+        "tcp_echo_p99_ms": p99,
+        "blk_seq_read_mb_s": read,
+    }
+
+
 class _Sides:
     """What each side boots: pyunik's two images, Linux's kernel + initramfs, dom0's client."""
 
@@ -170,15 +185,7 @@ class _Sides:
         finally:
             domain.destroy()
             rig.sh("killall nc 2>/dev/null; true")
-        return {
-            "create_to_http_s": first,
-            "xl_create_s": create,
-            "http_requests_s": rps,
-            "http_errors": errors,
-            "tcp_echo_p50_ms": p50,
-            "tcp_echo_p99_ms": p99,
-            "blk_seq_read_mb_s": read,
-        }
+        return _run_row(first, create, rps, errors, p50, p99, read)
 
     def linux(self, i: int) -> dict[str, float]:
         rig = self.rig
@@ -203,15 +210,7 @@ class _Sides:
         finally:
             domain.destroy()
             rig.sh("killall nc 2>/dev/null; true")
-        return {
-            "create_to_http_s": first,
-            "xl_create_s": create,
-            "http_requests_s": rps,
-            "http_errors": errors,
-            "tcp_echo_p50_ms": p50,
-            "tcp_echo_p99_ms": p99,
-            "blk_seq_read_mb_s": read,
-        }
+        return _run_row(first, create, rps, errors, p50, p99, read)
 
     def serves_in(self, memory_mb: int) -> dict[str, Any]:
         """Does pyunik's httpd image answer HTTP with ``memory = memory_mb``?"""
