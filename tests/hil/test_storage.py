@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import oldlfs
 import pytest
 import serial
 from conftest import Guest, boot
@@ -256,19 +257,11 @@ def test_image_with_the_earlier_4k_blocks_still_mounts(start, tmp_path: Path) ->
     """littlefs refuses another block size (EINVAL); _boot.py then mounts with
     the block sizes of earlier images (lfs_geometry.OLD_BLOCK_SIZES)."""
     img = tmp_path / "old.img"
-    with img.open("wb") as f:
-        f.truncate(1 << 20)
-    lfs = disk._lfs(img, mount=False, block_size=4096)
-    lfs.format()
-    lfs.mount()
-    with lfs.open("/old.txt", "wb") as f:
-        f.write(b"made with 4 KiB blocks")
-    lfs.unmount()
-    lfs.context.close()
+    oldlfs.make_4k_image(img)
     g = start(BOARD, img)
     assert "storage:" not in g.banner  # type: ignore[attr-defined]
     out = g.console.run("print(open('/old.txt').read())\nwith open('/new.txt', 'w') as f: f.write('and written')\n")
-    assert out.splitlines() == ["made with 4 KiB blocks"]
+    assert out.splitlines() == [oldlfs.CONTENT.decode()]
     g.stop()
     assert disk.read(img, "/new.txt") == b"and written"
 

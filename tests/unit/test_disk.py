@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import oldlfs
 import pytest
 
 from pyunik import board as boards
@@ -99,14 +100,6 @@ def test_an_image_littlefs_cannot_mount_is_reported_and_left_alone(tmp_path: Pat
 
 def test_an_image_with_the_earlier_4k_blocks_still_reads(tmp_path: Path) -> None:
     img = tmp_path / "old.img"
-    with img.open("wb") as f:
-        f.truncate(1 << 20)
-    lfs = disk._lfs(img, mount=False, block_size=4096)
-    lfs.format()
-    lfs.mount()
-    with lfs.open("/old.txt", "wb") as f:
-        f.write(b"made with 4 KiB blocks")
-    lfs.unmount()
-    lfs.context.close()
+    oldlfs.make_4k_image(img)
     assert disk.detect(img) == "lfs"
-    assert disk.read(img, "/old.txt") == b"made with 4 KiB blocks"
+    assert disk.read(img, "/old.txt") == oldlfs.CONTENT
