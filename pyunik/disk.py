@@ -23,8 +23,12 @@ from pyunik import sizes
 
 def _lfs_geometry() -> dict[str, Any]:
     """The littlefs numbers the image is frozen with (modules/storage/lfs_geometry.py,
-    plain constants): read here, so that host and guest have one definition."""
-    path = Path(__file__).resolve().parent.parent / "modules" / "storage" / "lfs_geometry.py"
+    plain constants): read here, so that host and guest have one definition. It is
+    the storage plugin's device code, found where the plugins find theirs (package
+    data of pyunik_plugins: a link to modules/ in a checkout, a copy in a wheel)."""
+    from pyunik_plugins import MODULES_DIR
+
+    path = MODULES_DIR / "storage" / "lfs_geometry.py"
     tree = ast.parse(path.read_text(), str(path))
     return {
         node.targets[0].id: ast.literal_eval(node.value)
