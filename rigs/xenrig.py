@@ -700,6 +700,23 @@ class Domain:
         lags the serial line by xenconsoled's buffering)."""
         return self.rig.sh(f"cat /var/log/xen/console/guest-{self.name}.log")[1]
 
+    def diagnosis(self) -> str:
+        """What to show when the domain does not answer: its console log
+        (xenconsoled's, independent of the serial bridge), xl's list, dom0's
+        loop devices, the states of its front ends and their backends, the
+        console bridge's processes, and the tail of dom0's kernel log."""
+        _, state = self.rig.sh(
+            f"xl list; losetup -a; "
+            f"xenstore-ls -f /local/domain/0/backend 2>&1 | grep -E '/state|/params|hotplug-status'; "
+            f"xenstore-ls -f /local/domain/$(xl domid {self.name})/device 2>&1 | grep /state; "
+            f"xenstore-read /local/domain/$(xl domid {self.name})/console/tty; "
+            f"ps -o pid,args | grep -E 'cat|xenconsoled' | grep -v grep; dmesg | tail -n 15"
+        )
+        return (
+            f"--- {self.name}'s console log ---\n{self.console_log()}\n"
+            f"--- xl, loop devices, xenstore states, console bridge (pids {self.console_pids}), dmesg ---\n{state}"
+        )
+
     def destroy(self) -> None:
         """``xl destroy`` (no error if it is already gone). The output half
         of its console bridge ends with the pty; the input half is ended by

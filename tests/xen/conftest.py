@@ -172,6 +172,7 @@ def net_disk_domu(xen_rig: XenRig, net_disk_image: build.Image, dut) -> Callable
     ``disk_size`` bytes in the rig's disk share (``<name>.img``) and one vif
     with ``mac`` on the rig's bridge, at test_netfront.GUEST."""
     from test_netfront import GUEST, vif  # tests/xen is on sys.path (rootdir-relative imports)
+    from test_pyunik_on_xen import expect_prompt
 
     def start(name: str, mac: str, disk_size: int) -> Domain:
         img = xen_rig.disks / f"{name}.img"
@@ -182,7 +183,7 @@ def net_disk_domu(xen_rig: XenRig, net_disk_image: build.Image, dut) -> Callable
             cmdline=f"ip={GUEST}/{xenrig.RIG_PREFIX} gw={xenrig.DOM0_ADDRESS}",
             extra_config=[vif(mac), xen_rig.disk_config([img])],
         )
-        dut.expect_exact(b">>> ", timeout=90)
+        expect_prompt(domain, dut)
         return domain
 
     return start

@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import pytest
 from test_netfront import GUEST  # tests/xen is on sys.path (rootdir-relative imports)
-from test_pyunik_on_xen import Console
+from test_pyunik_on_xen import Console, expect_prompt
 
 from pyunik import board as boards
 from pyunik import build, disk
@@ -45,23 +45,6 @@ def wait_released(rig: XenRig, domain: Domain) -> None:
     assert "/mnt/disks" not in out, f"a loop device still holds an image: {out}"
 
 
-def expect_prompt(rig: XenRig, domain: Domain, dut, when: str) -> None:  # type: ignore[no-untyped-def]
-    """The domU's first ``>>>``; if it does not come, a failure that shows
-    what the domU, xl and the block backend were doing (CI once saw a domU
-    that never reached its prompt after a cut, with nothing to go on)."""
-    try:
-        dut.expect_exact(b">>> ", timeout=90)
-    except Exception as exc:  # pexpect's TIMEOUT
-        _, state = rig.sh(
-            f"xl list; losetup -a; xenstore-ls -f /local/domain/0/backend/vbd 2>&1 | grep -E '/state|/params' ; "
-            f"xenstore-ls -f /local/domain/$(xl domid {domain.name})/device 2>&1 | grep /state"
-        )
-        raise AssertionError(
-            f"{domain.name} ({when}) printed no >>> in 90 s\n--- its console log ---\n{domain.console_log()}\n"
-            f"--- xl, loop devices, vbd states ---\n{state}"
-        ) from exc
-
-
 def test_files_cross_both_ways_and_survive_restart(xen_rig: XenRig, disk_image: build.Image, dut) -> None:  # type: ignore[no-untyped-def]
     data = xen_rig.disks / "data.img"
     raw = xen_rig.disks / "raw.img"
@@ -71,7 +54,7 @@ def test_files_cross_both_ways_and_survive_restart(xen_rig: XenRig, disk_image: 
     console = Console(dut)
 
     domain = xen_rig.create(disk_image.elf, "pyunik-blk", extra_config=[xen_rig.disk_config([data, raw])])
-    dut.expect_exact(b">>> ", timeout=90)
+    expect_prompt(domain, dut)
     out = console.run("import os, blockdev; print(blockdev.count(), blockdev.Disk(1), open('/host.txt').read())")
     assert "2 <Disk xen-blkfront device/vbd/51728, 2048 sectors, block size 512> written on the host" in out, out
     out = console.run(
@@ -99,7 +82,7 @@ def test_files_cross_both_ways_and_survive_restart(xen_rig: XenRig, disk_image: 
 
     # A new domain on the same images: what both sides wrote is there.
     domain = xen_rig.create(disk_image.elf, "pyunik-blk2", extra_config=[xen_rig.disk_config([data, raw])])
-    dut.expect_exact(b">>> ", timeout=90)
+    expect_prompt(domain, dut, "on the images written before")
     out = console.run(
         "import os; print(sorted(os.listdir('/')), open('/guest.txt').read(), open('/host2.txt').read(), "
         "open('/big.bin', 'rb').read() == bytes(range(251)) * 1000)"
@@ -122,7 +105,7 @@ def test_power_cuts_lose_no_acknowledged_file(xen_rig: XenRig, disk_image: build
     next_id = 0
     for cut in range(POWER_CUTS):
         domain = xen_rig.create(disk_image.elf, f"pyunik-cut{cut}", extra_config=[xen_rig.disk_config([img])])
-        expect_prompt(xen_rig, domain, dut, f"after {cut} power cuts")
+        expect_prompt(domain, dut, f"after {cut} power cuts")
         console.keys(WRITER.replace(b"FIRST", str(next_id).encode()))
         # At least one acknowledgement, then a cut at a random moment.
         acked.add(int(dut.expect(rb"ACK (\d+)\r\n", timeout=60).group(1)))

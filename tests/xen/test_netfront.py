@@ -5,7 +5,7 @@ the same lwIP, sockets and network.LAN as virtio-net."""
 from __future__ import annotations
 
 import pytest
-from test_pyunik_on_xen import Console  # tests/xen is on sys.path (rootdir-relative imports)
+from test_pyunik_on_xen import Console, expect_prompt  # tests/xen is on sys.path (rootdir-relative imports)
 
 from pyunik import board as boards
 from pyunik import build, xlconfig
@@ -38,7 +38,7 @@ def create_on_bridge(rig: XenRig, image: build.Image, name: str, mac: str) -> xe
 
 def test_netfront_serves_dom0(xen_rig: XenRig, net_image: build.Image, dut) -> None:  # type: ignore[no-untyped-def]
     domain = create_on_bridge(xen_rig, net_image, "pyunik-net", "00:16:3e:50:59:01")
-    dut.expect_exact(b">>> ", timeout=90)
+    expect_prompt(domain, dut)
     console = Console(dut)
     out = console.run("import network; n = network.LAN(); print(n, n.config('mac'), n.ipconfig('addr4'))")
     assert "device/vif/0" in out and f"'{GUEST}'" in out and "\\x16>PY\\x01" in out, out
@@ -81,7 +81,7 @@ def test_netfront_serves_dom0(xen_rig: XenRig, net_image: build.Image, dut) -> N
 
 def test_hundreds_of_connections_leak_nothing(xen_rig: XenRig, net_image: build.Image, dut) -> None:  # type: ignore[no-untyped-def]
     domain = create_on_bridge(xen_rig, net_image, "pyunik-conns", "00:16:3e:50:59:02")
-    dut.expect_exact(b">>> ", timeout=90)
+    expect_prompt(domain, dut)
     console = Console(dut)
     # Each client is a process dom0 forks, about half a second apiece under
     # nested TCG: 200 here (1,000 go through virtio-net in tests/hil, over the

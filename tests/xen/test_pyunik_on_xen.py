@@ -13,7 +13,7 @@ import pytest
 
 from pyunik import board as boards
 from pyunik import build
-from rigs.xenrig import XenRig
+from rigs.xenrig import Domain, XenRig
 
 APPS = Path(__file__).parent.parent / "hil" / "apps"
 EXAMPLES = boards.ROOT / "examples"
@@ -45,6 +45,16 @@ class Console:
         self.keys(line.encode() + b"\r")
         self.dut.expect_exact(b"\r\n", timeout=timeout)
         return self.dut.expect(rb"([\s\S]*?)>>> ", timeout=timeout).group(1).decode(errors="replace")
+
+
+def expect_prompt(domain: Domain, dut, when: str = "at boot", timeout: float = 90) -> None:  # type: ignore[no-untyped-def]
+    """The domU's ``>>>``; if it does not come, a failure that shows what
+    the domU, xl, the backends and the console bridge were doing (CI saw
+    domUs with disks that printed nothing, with nothing else to go on)."""
+    try:
+        dut.expect_exact(b">>> ", timeout=timeout)
+    except Exception as exc:  # pexpect's TIMEOUT or EOF
+        raise AssertionError(f"{domain.name} ({when}) printed no >>> in {timeout} s\n{domain.diagnosis()}") from exc
 
 
 def test_repl_over_the_pv_console(xen_rig: XenRig, xen_image, dut, stopwatch) -> None:  # type: ignore[no-untyped-def]
