@@ -70,10 +70,15 @@ int xenbus_wait_state(const char *state_path, unsigned wanted, uint64_t timeout_
             break;
         }
         // Rest until the watch fires (or the deadline), then look again.
+        // Pump before resting: an event already on the ring has had its
+        // interrupt, and pvboot_yield() would sleep through it.
         char event[256];
-        while (xen_store_next_event(event, sizeof(event)) == 0 && pvboot_clock_monotonic() < deadline) {
-            pvboot_yield(deadline);
+        for (;;) {
             xen_store_pump();
+            if (xen_store_next_event(event, sizeof(event)) > 0 || pvboot_clock_monotonic() >= deadline) {
+                break;
+            }
+            pvboot_yield(deadline);
         }
     }
     xen_store_request(XS_UNWATCH, watch, 2, reply, sizeof(reply));

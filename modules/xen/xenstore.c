@@ -268,13 +268,18 @@ int xen_store_request_tx(uint32_t tx_id, uint32_t type, const char *const *parts
         if (reply.req_id != msg.req_id) {
             continue; // not ours (should not happen: one request at a time)
         }
-        if (size == 0) {
-            return -1;
+        size_t n = size == 0 ? 0 : len < size - 1 ? len : size - 1;
+        if (size > 0) {
+            memcpy(buf, body, n);
+            buf[n] = '\0';
         }
-        size_t n = len < size - 1 ? len : size - 1;
-        memcpy(buf, body, n);
-        buf[n] = '\0';
-        return reply.type == XS_ERROR ? -1 : (int)n;
+        // Watch events that came behind the reply were announced by an
+        // interrupt this request's wait has taken already: a caller that
+        // waits for an interrupt before it looks would sleep past them (seen
+        // on Xen: a blkfront handshake that rested until its 10 s deadline).
+        // Queue them now, so that whatever an interrupt announced is looked at.
+        xen_store_pump();
+        return reply.type == XS_ERROR || size == 0 ? -1 : (int)n;
     }
 }
 

@@ -359,6 +359,33 @@ static void store_watch_events_are_queued(void) {
     CHECK(n == 3);
 }
 
+// The reply first, then a watch event, both on the ring before the guest
+// looks: xenstored answered a read and the backend then changed the node.
+static bool reply_then_event_backend(void) {
+    if (store->req_prod == store->req_cons) {
+        return false;
+    }
+    store->req_cons = store->req_prod;
+    reply(XS_READ, 1, "2", 1);
+    reply(XS_WATCH_EVENT, 0, "backend/vbd/0/state\0tok\0", 24);
+    return true;
+}
+
+// The event's interrupt came while the request waited for its reply: a
+// caller that waits for the next interrupt before it pumps would sleep past
+// the event (on Xen, a blkfront handshake rested until its 10 s deadline).
+// So when the request returns, the event must be queued already.
+static void store_events_behind_a_reply_are_queued(void) {
+    xen_store_init();
+    backend = reply_then_event_backend;
+    char buf[64];
+    CHECK(read_node(buf, sizeof(buf)) == 1 && buf[0] == '2');
+    backend = NULL;
+    CHECK(store->rsp_cons == store->rsp_prod);
+    CHECK(xen_store_next_event(buf, sizeof(buf)) == 24 && strcmp(buf, "backend/vbd/0/state") == 0);
+    CHECK(messages == 0);
+}
+
 // Takes the request, never answers.
 static unsigned silent_requests;
 static bool silent_backend(void) {
@@ -614,6 +641,8 @@ int main(void) {
     run_case("xenstore: req_cons runs ahead of req_prod", store_req_cons_runs_ahead);
     run_case("xenstore: a long reply into a small buffer is cut, ring in step", store_reply_into_a_small_buffer);
     run_case("xenstore: watch events before the reply are queued", store_watch_events_are_queued);
+    run_case("xenstore: a watch event behind the reply is queued when the request returns",
+        store_events_behind_a_reply_are_queued);
     run_case("xenstore: pump with a header claiming 2 GiB", store_pump_hostile_header);
     run_case("xenstore: no answer: ETIMEDOUT after 10 s, the store still works", store_no_answer_times_out);
     run_case("xenstore: a reply cut short by the timeout breaks the store (EIO)",
