@@ -96,15 +96,20 @@ def test_hundreds_of_connections_leak_nothing(xen_rig: XenRig, net_image: build.
         "        count[0] += 1\\n"
         "        if count[0] == n: done.set()\\n"
         '    srv = await asyncio.start_server(echo, "0.0.0.0", 7)\\n'
+        '    print("LISTENING")\\n'
         "    await done.wait(); srv.close(); await srv.wait_closed()')"
     )
 
     def serve_and_measure(n: int) -> int:
         console.keys(f"gc.collect(); b = gc.mem_alloc(); asyncio.run(serve({n})); gc.collect(); "
                      f"print('GROWTH', gc.mem_alloc() - b)\r".encode())  # fmt: skip
-        # The clients from dom0, one after another, each bounded by nc's -w.
+        # The clients from dom0 once the server listens (a first SYN that
+        # came while the domU was still busy with the typed line met no
+        # listener or was answered late: a rig run saw OK=199), one after another,
+        # each bounded by nc's -w.
+        dut.expect_exact(b"LISTENING", timeout=60)
         status, out = xen_rig.sh(
-            f"i=0; ok=0; while [ $i -lt {n} ]; do r=$(echo x$i | nc -w 5 {GUEST} 7); "
+            f"i=0; ok=0; while [ $i -lt {n} ]; do r=$(echo x$i | nc -w 10 {GUEST} 7); "
             f'[ "$r" = "x$i" ] && ok=$((ok+1)); i=$((i+1)); done; echo OK=$ok',
             timeout=900,
         )
