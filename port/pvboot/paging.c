@@ -53,7 +53,8 @@
 // guard pages, before the memory map is known) and, sealed, the local APIC's
 // and the IOAPIC's, so that pvboot's own mappings never depend on free RAM
 // (with none, the port must still be able to say so). More come from
-// pvboot_page_alloc() while drivers initialise; all are remembered so that
+// pvboot_page_table_take() (pages.c: RAM the boot touches anyway, where it
+// can) while drivers initialise; all are remembered so that
 // sealing can make each of them read-only.
 #define PAGE_TABLE_POOL (PVBOOT_SEAL ? 3 : 1)
 #define PAGE_TABLES_MAX (64)
@@ -116,7 +117,9 @@ static uint64_t *page_table_new(void) {
     if (page_table_pool_used < PAGE_TABLE_POOL) {
         pt = page_table_pool[page_table_pool_used++];
     } else if (!tables_sealed && page_tables_count < PAGE_TABLES_MAX) {
-        pt = pvboot_page_alloc(1); // zeroed; NULL once the heap is claimed
+        // Not zeroed: page_table_for() writes every entry. NULL once the
+        // heap is claimed.
+        pt = pvboot_page_table_take();
     }
     if (pt != NULL) {
         page_tables[page_tables_count++] = pt;
