@@ -156,21 +156,25 @@ static uint64_t *page_table_for(uintptr_t addr) {
     return pt;
 }
 
-int pvboot_pages_update(uintptr_t addr, size_t len, uint64_t set, uint64_t clear) {
-    if (addr % PAGE != 0 || len % PAGE != 0 || addr + len > MAPPED_LIMIT || addr + len < addr) {
-        return -1;
-    }
-    int result = 0;
-    uint64_t flags = tables_write_begin();
+// pvboot_pages_update() inside a write window the caller opened.
+static int pages_update_within(uintptr_t addr, size_t len, uint64_t set, uint64_t clear) {
     for (uintptr_t a = addr; a < addr + len; a += PAGE) {
         uint64_t *pt = page_table_for(a);
         if (pt == NULL) {
-            result = -1;
-            break;
+            return -1;
         }
         uint64_t *pte = &pt[(a >> 12) & 511];
         *pte = (*pte & ~clear) | set;
     }
+    return 0;
+}
+
+int pvboot_pages_update(uintptr_t addr, size_t len, uint64_t set, uint64_t clear) {
+    if (addr % PAGE != 0 || len % PAGE != 0 || addr + len > MAPPED_LIMIT || addr + len < addr) {
+        return -1;
+    }
+    uint64_t flags = tables_write_begin();
+    int result = pages_update_within(addr, len, set, clear);
     tables_write_end(flags, addr, len);
     return result;
 }
@@ -390,16 +394,20 @@ void pvboot_paging_map_firmware(void) {
 
 // The page tables themselves become read-only; from here on only
 // pvboot_code_protect() changes an entry (through tables_write_begin).
+// One write window for all of it (CR0.WP lifted once: under TCG each
+// change of CR0.WP flushes the whole TLB), one TLB flush at the end.
 void pvboot_paging_seal_tables(void) {
     tables_readonly = true;
-    pvboot_pages_update((uintptr_t)boot_pml4, PAGE, 0, PVBOOT_PTE_WRITE);
-    pvboot_pages_update((uintptr_t)boot_pdpt, PAGE, 0, PVBOOT_PTE_WRITE);
-    pvboot_pages_update((uintptr_t)boot_pd, 4 * PAGE, 0, PVBOOT_PTE_WRITE);
+    uint64_t flags = tables_write_begin();
+    pages_update_within((uintptr_t)boot_pml4, PAGE, 0, PVBOOT_PTE_WRITE);
+    pages_update_within((uintptr_t)boot_pdpt, PAGE, 0, PVBOOT_PTE_WRITE);
+    pages_update_within((uintptr_t)boot_pd, 4 * PAGE, 0, PVBOOT_PTE_WRITE);
     // Making a table's page read-only may split a 2 MiB page, which adds a
     // table to the list: walk it until it stops growing.
     for (unsigned i = 0; i < page_tables_count; i++) {
-        pvboot_pages_update((uintptr_t)page_tables[i], PAGE, 0, PVBOOT_PTE_WRITE);
+        pages_update_within((uintptr_t)page_tables[i], PAGE, 0, PVBOOT_PTE_WRITE);
     }
+    tables_write_end(flags, 0, 0);
     tables_sealed = true;
 }
 
