@@ -75,7 +75,8 @@ bool pvboot_layout_stack(pvboot_start_info_t *si) {
     uintptr_t end = guard + PAGE_SIZE + stack_size + PAGE_SIZE;
     // The heap moves above the stack before the guard is unmapped, and the
     // gap below the guard becomes spare pages (pages.c), so that a page
-    // table the guard needs comes from the gap or from above the stack.
+    // table the guard needs comes from the gap, or from the top of the
+    // heap region, and never from under the stack.
     si->heap.addr = end;
     si->heap.size -= reserve;
     pvboot_pages_spare(region.addr, page_part);

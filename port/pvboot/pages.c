@@ -15,10 +15,10 @@ static bool heap_claimed;
 // low end first. Why not from the top, like device pages: the gap starts
 // where the image ends, in RAM the boot has touched already. Under QEMU
 // guest RAM is backed by transparent huge pages, so the first touch of a
-// 2 MiB span of it costs the host a 2 MiB clear (a page fault and ~0.5-2 ms
-// of CPU on this host); a page table at the top of RAM was a sealed boot's
-// one extra span (6 MiB of guest RAM resident at the prompt against the
-// unsealed image's 4).
+// 2 MiB span of it costs the host a 2 MiB clear; a page table at the top of
+// RAM was a sealed boot's one extra span (6 MiB of guest RAM resident at the
+// prompt against the unsealed image's 4), 1-3 ms of host CPU per boot when
+// measured on the shared 2-core host (of ~36-47 ms to the prompt).
 static pvboot_region_t spare;
 
 void *pvboot_page_take(size_t npages) {
