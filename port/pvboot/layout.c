@@ -19,7 +19,9 @@
  * boot stack has room for 48 KiB, not for 16 bits of randomness. Its top is
  * r1 below its end (page part: where the guard and stack sit; sub-page part:
  * how far below the end the top starts, so at least 48 KiB stay usable),
- * and an unmapped guard page lies below it as below the boot stack.
+ * and an unmapped guard page lies below it as below the boot stack. The
+ * gap r1 leaves below the guard is not wasted: page tables come from it
+ * (pages.c, pvboot_pages_spare).
  */
 #include "pvboot_internal.h"
 
@@ -68,16 +70,25 @@ bool pvboot_layout_stack(pvboot_start_info_t *si) {
     if (si->heap.size < reserve + 64 * 1024) {
         return false;
     }
-    uintptr_t guard = si->heap.addr + page_part;
+    pvboot_region_t region = si->heap;
+    uintptr_t guard = region.addr + page_part;
+    uintptr_t end = guard + PAGE_SIZE + stack_size + PAGE_SIZE;
+    // The heap moves above the stack before the guard is unmapped, and the
+    // gap below the guard becomes spare pages (pages.c), so that a page
+    // table the guard needs comes from the gap, or from the top of the
+    // heap region, and never from under the stack.
+    si->heap.addr = end;
+    si->heap.size -= reserve;
+    pvboot_pages_spare(region.addr, page_part);
     if (pvboot_pages_update(guard, PAGE_SIZE, 0, PVBOOT_PTE_PRESENT) != 0) {
+        // No page table anywhere (so none was taken): the boot stack stays.
+        pvboot_pages_spare(0, 0);
+        si->heap = region;
         return false;
     }
     pvboot_main_stack_guard = guard;
-    uintptr_t end = guard + PAGE_SIZE + stack_size + PAGE_SIZE;
     si->stack.addr = guard + PAGE_SIZE;
     si->stack.size = (size_t)(end - (r1 & (PAGE_SIZE - 1))) - si->stack.addr;
-    si->heap.addr = end;
-    si->heap.size -= reserve;
     info.stack_positions = slack / STEP;
     return true;
 }

@@ -53,7 +53,8 @@
 // guard pages, before the memory map is known) and, sealed, the local APIC's
 // and the IOAPIC's, so that pvboot's own mappings never depend on free RAM
 // (with none, the port must still be able to say so). More come from
-// pvboot_page_alloc() while drivers initialise; all are remembered so that
+// pvboot_page_table_take() (pages.c: RAM the boot touches anyway, where it
+// can) while drivers initialise; all are remembered so that
 // sealing can make each of them read-only.
 #define PAGE_TABLE_POOL (PVBOOT_SEAL ? 3 : 1)
 #define PAGE_TABLES_MAX (64)
@@ -116,7 +117,9 @@ static uint64_t *page_table_new(void) {
     if (page_table_pool_used < PAGE_TABLE_POOL) {
         pt = page_table_pool[page_table_pool_used++];
     } else if (!tables_sealed && page_tables_count < PAGE_TABLES_MAX) {
-        pt = pvboot_page_alloc(1); // zeroed; NULL once the heap is claimed
+        // Not zeroed: page_table_for() writes every entry. NULL once the
+        // heap is claimed.
+        pt = pvboot_page_table_take();
     }
     if (pt != NULL) {
         page_tables[page_tables_count++] = pt;
@@ -153,21 +156,25 @@ static uint64_t *page_table_for(uintptr_t addr) {
     return pt;
 }
 
-int pvboot_pages_update(uintptr_t addr, size_t len, uint64_t set, uint64_t clear) {
-    if (addr % PAGE != 0 || len % PAGE != 0 || addr + len > MAPPED_LIMIT || addr + len < addr) {
-        return -1;
-    }
-    int result = 0;
-    uint64_t flags = tables_write_begin();
+// pvboot_pages_update() inside a write window the caller opened.
+static int pages_update_within(uintptr_t addr, size_t len, uint64_t set, uint64_t clear) {
     for (uintptr_t a = addr; a < addr + len; a += PAGE) {
         uint64_t *pt = page_table_for(a);
         if (pt == NULL) {
-            result = -1;
-            break;
+            return -1;
         }
         uint64_t *pte = &pt[(a >> 12) & 511];
         *pte = (*pte & ~clear) | set;
     }
+    return 0;
+}
+
+int pvboot_pages_update(uintptr_t addr, size_t len, uint64_t set, uint64_t clear) {
+    if (addr % PAGE != 0 || len % PAGE != 0 || addr + len > MAPPED_LIMIT || addr + len < addr) {
+        return -1;
+    }
+    uint64_t flags = tables_write_begin();
+    int result = pages_update_within(addr, len, set, clear);
     tables_write_end(flags, addr, len);
     return result;
 }
@@ -387,16 +394,20 @@ void pvboot_paging_map_firmware(void) {
 
 // The page tables themselves become read-only; from here on only
 // pvboot_code_protect() changes an entry (through tables_write_begin).
+// One write window for all of it (CR0.WP lifted once: under TCG each
+// change of CR0.WP flushes the whole TLB), one TLB flush at the end.
 void pvboot_paging_seal_tables(void) {
     tables_readonly = true;
-    pvboot_pages_update((uintptr_t)boot_pml4, PAGE, 0, PVBOOT_PTE_WRITE);
-    pvboot_pages_update((uintptr_t)boot_pdpt, PAGE, 0, PVBOOT_PTE_WRITE);
-    pvboot_pages_update((uintptr_t)boot_pd, 4 * PAGE, 0, PVBOOT_PTE_WRITE);
+    uint64_t flags = tables_write_begin();
+    pages_update_within((uintptr_t)boot_pml4, PAGE, 0, PVBOOT_PTE_WRITE);
+    pages_update_within((uintptr_t)boot_pdpt, PAGE, 0, PVBOOT_PTE_WRITE);
+    pages_update_within((uintptr_t)boot_pd, 4 * PAGE, 0, PVBOOT_PTE_WRITE);
     // Making a table's page read-only may split a 2 MiB page, which adds a
     // table to the list: walk it until it stops growing.
     for (unsigned i = 0; i < page_tables_count; i++) {
-        pvboot_pages_update((uintptr_t)page_tables[i], PAGE, 0, PVBOOT_PTE_WRITE);
+        pages_update_within((uintptr_t)page_tables[i], PAGE, 0, PVBOOT_PTE_WRITE);
     }
+    tables_write_end(flags, 0, 0);
     tables_sealed = true;
 }
 

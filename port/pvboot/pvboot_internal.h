@@ -33,6 +33,12 @@ pvboot_start_info_t *pvboot_start_info_mut(void);
 /* pvboot_page_alloc() without the zeroing, for pages nothing reads before
  * writing them (the native-code arena). */
 void *pvboot_page_take(size_t npages);
+/* [addr, addr + size) is free RAM outside the heap (layout.c: the gap below
+ * the main stack's guard): pvboot_page_table_take() uses it first. */
+void pvboot_pages_spare(uintptr_t addr, size_t size);
+/* A page for a page table, not zeroed (paging.c writes all 512 entries):
+ * from the spare RAM while it lasts, then like pvboot_page_take(1). */
+void *pvboot_page_table_take(void);
 
 /* Page-table entry bits (x86_64, 4 KiB pages). */
 #define PVBOOT_PTE_PRESENT (1ULL << 0)

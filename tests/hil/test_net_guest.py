@@ -197,3 +197,51 @@ def test_link_down_gives_oserror_and_link_up_recovers(image_for, line_server: Li
             assert "GOT b'BACK\\n'" in out, out
         finally:
             guest.stop()
+
+
+def _first_dhcp_xid_and_syn_port(pcap: Path, server_port: int) -> tuple[int, int]:
+    """The xid of the guest's first DHCP request and the source port of its first SYN to ``server_port``."""
+    from scapy.layers.dhcp import BOOTP
+    from scapy.layers.inet import TCP
+    from scapy.utils import rdpcap
+
+    frames = rdpcap(str(pcap))
+    xids = [int(f[BOOTP].xid) for f in frames if BOOTP in f and f[BOOTP].op == 1]
+    syns = [int(f[TCP].sport) for f in frames if TCP in f and f[TCP].dport == server_port and f[TCP].flags == "S"]
+    assert xids and syns, f"{pcap.name}: {len(frames)} frames, DHCP requests {xids}, SYNs {syns}"
+    return xids[0], syns[0]
+
+
+def test_lwip_random_numbers_differ_between_boots(image_for, line_server: LineServer) -> None:  # type: ignore[no-untyped-def]
+    """lwIP's LWIP_RAND (pvboot_random_u64) seeds the DHCP transaction id and
+    the first ephemeral TCP port: two boots of the same image must not repeat
+    them. QEMU's filter-dump records the frames the guest sends (slirp
+    rewrites ports, so a host-side listener cannot see them). Odds of a false
+    failure: the same 32-bit xid twice (2^-32) or the same of lwIP's 16384
+    ephemeral ports twice (2^-14)."""
+    image = image_for(netguest.MICROVM_NET)
+    seen: list[tuple[int, int]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in range(2):
+            pcap = Path(tmp) / f"boot{n}.pcap"
+            guest = netguest.boot(image, ["user"], extra=["-object", f"filter-dump,id=dump0,netdev=net0,file={pcap}"])
+            try:
+                netguest.wait_for_address(guest)
+                out = guest.exec(
+                    "import socket\n"
+                    "s = socket.socket()\n"
+                    "s.settimeout(10)\n"
+                    f"s.connect(('{netguest.SLIRP_HOST}', {line_server.port}))\n"
+                    "s.send(b'rand\\n')\n"
+                    "print('GOT', s.recv(100))\n"
+                    "s.close()\n",
+                    timeout=30,
+                )
+                assert "GOT b'RAND\\n'" in out, out
+            finally:
+                guest.stop()
+            seen.append(_first_dhcp_xid_and_syn_port(pcap, line_server.port))
+    (xid0, port0), (xid1, port1) = seen
+    print(f"boot 0: DHCP xid {xid0:#010x}, first TCP port {port0}; boot 1: xid {xid1:#010x}, port {port1}")
+    assert xid0 != xid1, f"both boots used DHCP xid {xid0:#x}"
+    assert port0 != port1, f"both boots' first TCP port was {port0}"
