@@ -42,5 +42,10 @@ def pyunik_component(board: Board, options: dict[str, Any]) -> Component:
     return Component(
         c_sources=[SOURCE_DIR / "blockdev.c", SOURCE_DIR / "blockcache.c"],
         include_dirs=[SOURCE_DIR],
-        defines={"BLOCKDEV_CACHE_KIB": str(options["cache_kib"])},
+        defines={
+            "BLOCKDEV_CACHE_KIB": str(options["cache_kib"]),
+            # blockdev.Disk gives the VFS its C functions (patches/micropython/0015):
+            # littlefs's and FAT's device calls skip the Python method call.
+            "MICROPY_VFS_BLOCKDEV_NATIVE_EXT": "1",
+        },
     )

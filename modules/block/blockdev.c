@@ -145,21 +145,17 @@ static int64_t disk_locate(disk_obj_t *self, mp_int_t block, mp_int_t offset, si
     return (int64_t)first;
 }
 
-static mp_obj_t disk_transfer(size_t n_args, const mp_obj_t *args, bool write) {
-    disk_obj_t *self = MP_OBJ_TO_PTR(args[0]);
+// readblocks / writeblocks: 0 or -errno.
+static int disk_transfer(disk_obj_t *self, mp_int_t block, mp_int_t offset, uint8_t *data, size_t len, bool write) {
     pyunik_blockdev_t *dev = self->dev;
-    mp_buffer_info_t buf;
-    mp_get_buffer_raise(args[2], &buf, write ? MP_BUFFER_READ : MP_BUFFER_WRITE);
-    mp_int_t offset = n_args > 3 ? mp_obj_get_int(args[3]) : 0;
-    int64_t sector = disk_locate(self, mp_obj_get_int(args[1]), offset, buf.len);
+    int64_t sector = disk_locate(self, block, offset, len);
     if (sector < 0) {
-        return MP_OBJ_NEW_SMALL_INT(sector);
+        return (int)sector;
     }
     if (write && dev->read_only) {
-        return MP_OBJ_NEW_SMALL_INT(-MP_EROFS);
+        return -MP_EROFS;
     }
-    uint8_t *data = buf.buf;
-    size_t left = buf.len;
+    size_t left = len;
     uint64_t at = (uint64_t)sector;
     while (left > 0) {
         size_t chunk = left < dev->max_bytes ? left : dev->max_bytes;
@@ -169,12 +165,12 @@ static mp_obj_t disk_transfer(size_t n_args, const mp_obj_t *args, bool write) {
             err = pyunik_blockdev_request(dev, BLOCKDEV_WRITE, at, chunk);
             if (err != 0) {
                 pyunik_blockcache_forget(dev, at, chunk);
-                return MP_OBJ_NEW_SMALL_INT(err);
+                return err;
             }
             // Completed on the device: only now may a read see it.
             pyunik_blockcache_store(dev, at, dev->buffer, chunk);
         } else if (dev->dead) {
-            return MP_OBJ_NEW_SMALL_INT(-MP_EIO);
+            return -MP_EIO;
         } else if (!pyunik_blockcache_read(dev, at, data, chunk)) {
             // A miss: read whole pages from the one it starts in and keep
             // them. A sequential reader (the page before is cached) gets as
@@ -206,7 +202,7 @@ static mp_obj_t disk_transfer(size_t n_args, const mp_obj_t *args, bool write) {
                 err = pyunik_blockdev_request(dev, BLOCKDEV_READ, first, span);
             }
             if (err != 0) {
-                return MP_OBJ_NEW_SMALL_INT(err);
+                return err;
             }
             pyunik_blockdev_copy(data, dev->buffer + (at - first) * BLOCKDEV_SECTOR, chunk);
             pyunik_blockcache_store(dev, first, dev->buffer, span);
@@ -215,24 +211,31 @@ static mp_obj_t disk_transfer(size_t n_args, const mp_obj_t *args, bool write) {
         left -= chunk;
         at += chunk / BLOCKDEV_SECTOR;
     }
-    return MP_OBJ_NEW_SMALL_INT(0);
+    return 0;
+}
+
+// The Python methods: readblocks/writeblocks(block, buf, offset=0).
+static mp_obj_t disk_transfer_method(size_t n_args, const mp_obj_t *args, bool write) {
+    mp_buffer_info_t buf;
+    mp_get_buffer_raise(args[2], &buf, write ? MP_BUFFER_READ : MP_BUFFER_WRITE);
+    mp_int_t offset = n_args > 3 ? mp_obj_get_int(args[3]) : 0;
+    return MP_OBJ_NEW_SMALL_INT(disk_transfer(MP_OBJ_TO_PTR(args[0]), mp_obj_get_int(args[1]), offset, buf.buf,
+        buf.len, write));
 }
 
 static mp_obj_t disk_readblocks(size_t n_args, const mp_obj_t *args) {
-    return disk_transfer(n_args, args, false);
+    return disk_transfer_method(n_args, args, false);
 }
 static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(disk_readblocks_obj, 3, 4, disk_readblocks);
 
 static mp_obj_t disk_writeblocks(size_t n_args, const mp_obj_t *args) {
-    return disk_transfer(n_args, args, true);
+    return disk_transfer_method(n_args, args, true);
 }
 static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(disk_writeblocks_obj, 3, 4, disk_writeblocks);
 
-static mp_obj_t disk_ioctl(mp_obj_t self_in, mp_obj_t op_in, mp_obj_t arg_in) {
-    disk_obj_t *self = MP_OBJ_TO_PTR(self_in);
+static mp_obj_t disk_do_ioctl(disk_obj_t *self, uintptr_t op) {
     pyunik_blockdev_t *dev = self->dev;
-    (void)arg_in;
-    switch (mp_obj_get_int(op_in)) {
+    switch (op) {
         case MP_BLOCKDEV_IOCTL_INIT:
             return MP_OBJ_NEW_SMALL_INT(dev->dead ? -MP_EIO : 0);
         case MP_BLOCKDEV_IOCTL_DEINIT:
@@ -252,6 +255,11 @@ static mp_obj_t disk_ioctl(mp_obj_t self_in, mp_obj_t op_in, mp_obj_t arg_in) {
             return mp_const_none;
     }
 }
+
+static mp_obj_t disk_ioctl(mp_obj_t self_in, mp_obj_t op_in, mp_obj_t arg_in) {
+    (void)arg_in;
+    return disk_do_ioctl(MP_OBJ_TO_PTR(self_in), (uintptr_t)mp_obj_get_int(op_in));
+}
 static MP_DEFINE_CONST_FUN_OBJ_3(disk_ioctl_obj, disk_ioctl);
 
 static const mp_rom_map_elem_t disk_locals_table[] = {
@@ -269,6 +277,36 @@ static MP_DEFINE_CONST_OBJ_TYPE(
     print, disk_print,
     locals_dict, &disk_locals
     );
+
+// The same three for the VFS without a Python call (extmod/vfs.h,
+// MICROPY_VFS_BLOCKDEV_NATIVE_EXT): littlefs reads a file's skip-list
+// pointers a sector at a time, FAT its table, and each method call builds a
+// bytearray, looks the method up and boxes its arguments - more guest
+// instructions than the copy from the block cache that answers it.
+static int disk_native_readblocks(mp_obj_t bdev, size_t block, size_t offset, size_t len, uint8_t *buf) {
+    return disk_transfer(MP_OBJ_TO_PTR(bdev), (mp_int_t)block, (mp_int_t)offset, buf, len, false);
+}
+
+static int disk_native_writeblocks(mp_obj_t bdev, size_t block, size_t offset, size_t len, const uint8_t *buf) {
+    // (a write only reads buf)
+    return disk_transfer(MP_OBJ_TO_PTR(bdev), (mp_int_t)block, (mp_int_t)offset, (uint8_t *)buf, len, true);
+}
+
+static mp_obj_t disk_native_ioctl(mp_obj_t bdev, uintptr_t cmd, uintptr_t arg) {
+    (void)arg;
+    return disk_do_ioctl(MP_OBJ_TO_PTR(bdev), cmd);
+}
+
+static const mp_vfs_blockdev_native_t disk_native = {
+    .readblocks = disk_native_readblocks,
+    .writeblocks = disk_native_writeblocks,
+    .ioctl = disk_native_ioctl,
+};
+
+const mp_vfs_blockdev_native_t *mp_vfs_blockdev_get_native(mp_obj_t bdev) {
+    // Exactly a Disk: a Python subclass may override the methods.
+    return mp_obj_is_exact_type(bdev, &blockdev_disk_type) ? &disk_native : NULL;
+}
 
 // blockdev.count(): how many disks the VM has (and work), of every driver.
 static mp_obj_t blockdev_count(void) {
