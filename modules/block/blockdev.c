@@ -172,20 +172,35 @@ static int disk_transfer(disk_obj_t *self, mp_int_t block, mp_int_t offset, uint
         } else if (dev->dead) {
             return -MP_EIO;
         } else if (!pyunik_blockcache_read(dev, at, data, chunk)) {
-            // A miss: read whole pages from the one it starts in and keep
-            // them. A sequential reader (the page before is cached) gets as
-            // much as one request moves: the reads that follow find it.
+            // A miss: read whole pages and keep them. A sequential reader
+            // (the page before is cached) gets as much as one request moves
+            // from its page on: the reads that follow find it. A reader just
+            // ahead of such a stream (the page before the max_bytes-aligned
+            // window it falls in is cached) gets that window: littlefs walks
+            // a file's skip-list to blocks 1, 2, 4, ... ahead of the one it
+            // reads, and fetched alone each would be a request of its own.
+            // Any other miss reads to the end of the caller's last block, as
+            // this Disk sees blocks: littlefs reads a block's skip-list
+            // pointers, at its start, then its data.
             uint64_t first = at;
             size_t span = chunk;
             if (pyunik_blockcache_enabled()) {
-                first = at / BLOCKCACHE_PAGE_SECTORS * BLOCKCACHE_PAGE_SECTORS;
-                uint64_t room = (dev->sectors - first) * BLOCKDEV_SECTOR;
+                uint64_t window = dev->max_bytes / BLOCKDEV_SECTOR;
+                uint64_t aligned = at / window * window;
                 size_t want = dev->max_bytes;
-                if (first == 0 || !pyunik_blockcache_has(dev, first - 1)) {
-                    size_t own = (size_t)(at - first) * BLOCKDEV_SECTOR + chunk;
+                first = at / BLOCKCACHE_PAGE_SECTORS * BLOCKCACHE_PAGE_SECTORS;
+                if (first > 0 && pyunik_blockcache_has(dev, first - 1)) {
+                    // sequential: from its page on
+                } else if (aligned > 0 && pyunik_blockcache_has(dev, aligned - 1)) {
+                    first = aligned;
+                } else {
+                    uint64_t end = (at * BLOCKDEV_SECTOR + chunk + self->block_size - 1) / self->block_size
+                        * self->block_size;
+                    size_t own = (size_t)(end - first * BLOCKDEV_SECTOR);
                     want = (own + BLOCKCACHE_PAGE - 1) / BLOCKCACHE_PAGE * BLOCKCACHE_PAGE;
                     want = want < dev->max_bytes ? want : dev->max_bytes;
                 }
+                uint64_t room = (dev->sectors - first) * BLOCKDEV_SECTOR;
                 span = room < want ? (size_t)room : want;
                 span -= span % dev->sector_size;
                 size_t reach = span - (size_t)(at - first) * BLOCKDEV_SECTOR;

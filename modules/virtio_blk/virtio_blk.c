@@ -42,7 +42,7 @@
 #define QUEUE_SIZE (16)
 #define PAGE (4096)
 // The data of one request goes through these pages (blockdev.c says why).
-#define BOUNCE_PAGES (16)
+#define BOUNCE_PAGES (64)
 #define BOUNCE_BYTES (BOUNCE_PAGES * PAGE)
 
 typedef struct {
