@@ -7,9 +7,11 @@
  *   durable as without the cache (sync is still the device's FLUSH).
  * - A read that misses right after a cached page (a sequential reader)
  *   fetches a whole window (readahead: one request of the driver's
- *   largest) and keeps every page of it; other misses fetch their own
- *   pages only: littlefs reads a file block by
- *   block and walks its skip-list back and forth, FAT reads its table
+ *   largest) and keeps every page of it; so does a miss just ahead of
+ *   such a stream (the aligned window it falls in follows a cached page);
+ *   other misses fetch their pages to the end of the caller's block
+ *   (blockdev.c decides): littlefs reads a file block by block and walks
+ *   its skip-list to blocks ahead of the one it reads, FAT reads its table
  *   sector by sector; without this each of those is a round trip to the
  *   device model (an exit and an interrupt under TCG).
  * - blockdev.drop_caches() empties it, as /proc/sys/vm/drop_caches does

@@ -17,8 +17,8 @@
  * Data goes through the driver's page-allocator buffer, never straight to
  * the caller's buffer: that one is on the GC heap, may be freed while a
  * device still writes into it after a timeout, and is not known to be
- * physically contiguous. A copy of at most 64 KiB costs far less than one
- * exit to the device model under TCG.
+ * physically contiguous. A copy of one request's data (virtio-blk: at most
+ * 256 KiB) costs far less than one exit to the device model under TCG.
  */
 #include <string.h>
 

@@ -42,6 +42,9 @@
 #define QUEUE_SIZE (16)
 #define PAGE (4096)
 // The data of one request goes through these pages (blockdev.c says why).
+// 256 KiB: the block cache's readahead window is one request, and a
+// sequential littlefs read of 8 MiB took 198 requests with 64 KiB, 58 with
+// 256 KiB (the Linux guest in bench/disk.py reads it in 8 requests of 1 MiB).
 #define BOUNCE_PAGES (64)
 #define BOUNCE_BYTES (BOUNCE_PAGES * PAGE)
 
