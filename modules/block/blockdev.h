@@ -50,28 +50,28 @@ struct pyunik_blockdev {
     int (*poll)(pyunik_blockdev_t *dev);
 };
 
-// memcpy for the block layer's bulk copies (bounce buffers, cache pages):
-// the port's memcpy (MicroPython's shared/libc) moves 4 bytes a loop turn,
-// and every guest instruction counts under TCG; this moves 64 when both
-// ends are 8-byte aligned (page buffers and GC heap blocks are).
+// memcpy for the block layer's bulk copies (bounce buffers, cache pages,
+// and littlefs's reads straight into a caller's buffer): the port's memcpy
+// (MicroPython's shared/libc) moves 4 bytes a loop turn, and every guest
+// instruction counts under TCG; this moves 64. x86 loads and stores 8 bytes
+// at any alignment, and littlefs's file data lands 4-byte aligned in the
+// caller's buffer (a block's data follows its 4-byte skip-list pointers).
+typedef uint64_t __attribute__((aligned(1), may_alias)) pyunik_blockdev_word_t;
+
 static inline void pyunik_blockdev_copy(void *dst, const void *src, size_t n) {
-    if ((((uintptr_t)dst | (uintptr_t)src) & 7) == 0) {
-        uint64_t *d = dst;
-        const uint64_t *s = src;
-        for (; n >= 64; n -= 64, d += 8, s += 8) {
-            d[0] = s[0];
-            d[1] = s[1];
-            d[2] = s[2];
-            d[3] = s[3];
-            d[4] = s[4];
-            d[5] = s[5];
-            d[6] = s[6];
-            d[7] = s[7];
-        }
-        dst = d;
-        src = s;
+    pyunik_blockdev_word_t *d = dst;
+    const pyunik_blockdev_word_t *s = src;
+    for (; n >= 64; n -= 64, d += 8, s += 8) {
+        d[0] = s[0];
+        d[1] = s[1];
+        d[2] = s[2];
+        d[3] = s[3];
+        d[4] = s[4];
+        d[5] = s[5];
+        d[6] = s[6];
+        d[7] = s[7];
     }
-    memcpy(dst, src, n);
+    memcpy(d, s, n);
 }
 
 // At board init, by a driver: the disk becomes blockdev.Disk(count()-1).
