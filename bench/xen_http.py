@@ -8,10 +8,20 @@ image; Linux: the unix port, bench/xen_linux.py). Run by run, interleaved
 (pyunik, Linux, pyunik, ...); a run that fails is counted with its reason:
 
 - create -> first HTTP response: from the host's call of ``xl create`` (the
-  rig's create: create paused, console bridged, unpause; the same for both)
-  until dom0's busybox wget, tried every 50 ms, gets the page; and, as
-  xl_create_s, that create's own part (xl reads the kernel from the rig's
-  9p share and builds the domain: Linux's vmlinux is 66 MB, pyunik's 3 MB);
+  rig's create: create paused, console bridged, unpause; the same for both;
+  the image and the disks are in the share before the clock starts) until
+  dom0 has the page: bench/xen_first_http.py, one unix-port process in
+  dom0 started right after the unpause, tries a fresh connect every 100 ms
+  (20 ms after a refusal) and reads the whole response; dom0's ARP retries
+  every 50 ms on the bridge (Linux's default, 1 s, would round both sides'
+  figures up to it). As xl_create_s, that create's own part (xl reads the
+  kernel from the rig's 9p share and builds the domain: Linux's vmlinux is
+  66 MB, pyunik's 3 MB), and as boot_to_http_s the rest. Before each run's
+  clock starts, dom0 is left to settle (XenRig.wait_quiet: the previous
+  domain, its backends, vif, loop devices and hotplug scripts all gone, the
+  bridge's neighbour entries flushed), the same wait for both sides; each
+  run records its steps (xl create, console bridge, unpause, the guest's
+  first console line with its address, the poll's attempts) and the load;
 - HTTP requests/s: dom0 runs bench/xen_httpload.py under the unix port (the
   dom0 has no wrk): 4 keep-alive connections, one GET / outstanding on each,
   until 3,000 responses or 10 s; errors counted;
@@ -33,8 +43,10 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 import time
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 from bench import common, xen_io, xen_linux
@@ -69,7 +81,35 @@ for i in range({READ_MIB * 16}):
 print('RAWREAD', time.ticks_diff(time.ticks_us(), t), {READ_MIB << 20} - got)
 f.close()
 """
-KEYS = ("create_to_http_s", "xl_create_s", "http_requests_s", "tcp_echo_p50_ms", "tcp_echo_p99_ms", "blk_seq_read_mb_s")
+KEYS = (
+    "create_to_http_s",
+    "xl_create_s",
+    "boot_to_http_s",
+    "http_requests_s",
+    "tcp_echo_p50_ms",
+    "tcp_echo_p99_ms",
+    "blk_seq_read_mb_s",
+)
+#: Where each run's create -> first HTTP went (bench/xen_http._steps).
+STEP_KEYS = (
+    "quiet_wait_s",
+    "xl_create_only_s",
+    "console_attach_s",
+    "unpause_s",
+    "first_console_byte_s",
+    "address_line_s",
+    "poll_attempts",
+    "load_1min",
+)
+#: The console line each side prints once its address is set: pyunik's
+#: examples/httpd, Linux's /xen-init (bench/xen_linux.py).
+ADDRESS_LINE = {"pyunik": b"httpd: address", "linux": b"xen-init: eth0"}
+#: dom0's ARP retry on the rig's bridge while a run waits for its guest (see
+#: the module docstring); Linux's default is 1000.
+ARP_RETRANS_MS = 50
+#: Where _Sides puts the dom0 unix port: dom0's tmpfs, not the 9p share
+#: (cache=none there: every start would read the binary over virtio-9p).
+DOM0_UPY = "/run/dom0-upy"
 #: True when a bigger figure is better (the goal is pyunik / Linux >= the target).
 HIGHER_IS_BETTER = {"http_requests_s": True, "blk_seq_read_mb_s": True}
 GOALS = {"http_requests_s": 1.5, "blk_seq_read_mb_s": 1.0, "create_to_http_s": 0.2}
@@ -86,16 +126,67 @@ def _disks(rig: XenRig, tag: str) -> str:
     return rig.disk_config([data, raw])
 
 
-def _first_http(rig: XenRig, address: str, timeout_s: int = 120) -> None:
-    """Until dom0 gets the page from ``address`` (wget every 50 ms, bounded)."""
-    tries = timeout_s * 10
+def _first_http(rig: XenRig, upy: str, address: str, timeout_s: int = 120) -> int:
+    """Until dom0 gets the page from ``address`` (bench/xen_first_http.py,
+    bounded by ``timeout_s``); the number of attempts it took."""
     status, out = rig.sh(
-        f"i=0; until timeout 2 wget -q -O /dev/null http://{address}/ 2>/dev/null; do "
-        f"i=$((i + 1)); [ $i -lt {tries} ] || {{ echo never; exit 1; }}; sleep 0.05; done; echo served",
-        timeout=timeout_s * 3,
+        f"timeout {timeout_s + 30} {upy} {DOM0_UPY}/xen_first_http.py {address} 80 {timeout_s}",
+        timeout=timeout_s + 60,
     )
-    if status or "served" not in out:
+    found = re.search(r"FIRST (\d+) ", out)
+    if status or not found:
         raise common.BenchError(f"dom0 got no HTTP response from {address}: {out[-300:]}")
+    return int(found.group(1))
+
+
+class _ConsoleWatch:
+    """While a run waits for its first HTTP response: the domU's console
+    read in a thread, so that the run can say when the guest printed what
+    (host time); afterwards the bytes go to ``guest`` for its read_until."""
+
+    def __init__(self, guest: xen_io._Guest, since: float, marker: bytes) -> None:
+        self.guest, self.since, self.marker = guest, since, marker
+        self.first_byte_s: float | None = None
+        self.marker_s: float | None = None
+        self._data = b""
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._read, name="xen-http-console", daemon=True)
+
+    def _read(self) -> None:
+        port = self.guest.rig.serial
+        while not self._stop.is_set():
+            chunk = port.read(port.in_waiting or 1)  # the port's timeout: 1 s
+            if not chunk:
+                continue
+            now = time.monotonic() - self.since
+            if self.first_byte_s is None:
+                self.first_byte_s = now
+            self._data += chunk
+            if self.marker_s is None and self.marker in self._data:
+                self.marker_s = now
+
+    def __enter__(self) -> _ConsoleWatch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self.guest.seen += self._data
+
+
+def _steps(rig: XenRig, watch: _ConsoleWatch, quiet_s: float, tries: int) -> dict[str, float]:
+    """Where one run's create -> first HTTP went (s from the xl create call)."""
+    return {
+        "quiet_wait_s": quiet_s,
+        "xl_create_only_s": rig.timings["create.xl_create"],
+        "console_attach_s": rig.timings["create.attach"],
+        "unpause_s": rig.timings["create.unpause"],
+        "first_console_byte_s": watch.first_byte_s if watch.first_byte_s is not None else float("nan"),
+        "address_line_s": watch.marker_s if watch.marker_s is not None else float("nan"),
+        "poll_attempts": tries,
+        "load_1min": os.getloadavg()[0],
+    }
 
 
 def _load(rig: XenRig, upy: str, address: str) -> tuple[float, int]:
@@ -132,12 +223,21 @@ def _read_mb_s(guest: xen_io._Guest, command: str) -> float:
 
 
 def _run_row(
-    first: float, create: float, rps: float, errors: float, p50: float, p99: float, read: float
+    first: float,
+    create: float,
+    rps: float,
+    errors: float,
+    p50: float,
+    p99: float,
+    read: float,
+    steps: dict[str, float],
 ) -> dict[str, float]:
     """One run's figures, under the same keys for both sides."""
     return {
         "create_to_http_s": first,
         "xl_create_s": create,
+        "boot_to_http_s": first - create,
+        **steps,
         "http_requests_s": rps,
         "http_errors": errors,
         "tcp_echo_p50_ms": p50,
@@ -147,35 +247,51 @@ def _run_row(
 
 
 class _Sides:
-    """What each side boots: pyunik's two images, Linux's kernel + initramfs, dom0's client."""
+    """What each side boots: pyunik's two images, Linux's kernel + initramfs, dom0's clients."""
 
     def __init__(self, rig: XenRig) -> None:
         self.rig = rig
         self.httpd = build.build(boards.load(BOARD), app=build.App.load(common.ROOT / "examples" / "httpd")).elf
         self.repl = build.build(boards.load(BOARD)).elf
         self.initramfs = xen_linux.initramfs(rig, {"xen_echo.py": xen_io.GUEST_ECHO, "xen_read.py": READ_LINUX})
-        self.upy = xen_linux.dom0_micropython(rig)
-        client = Path(__file__).parent / "xen_httpload.py"
-        (rig.share / "dom0-upy" / client.name).write_bytes(client.read_bytes())
+        share_upy = xen_linux.dom0_micropython(rig)
+        for client in ("xen_httpload.py", "xen_first_http.py"):
+            (rig.share / "dom0-upy" / client).write_bytes((Path(__file__).parent / client).read_bytes())
+        status, out = rig.sh(
+            f"rm -rf {DOM0_UPY} && cp -a /mnt/share/dom0-upy {DOM0_UPY} "
+            f"&& echo {ARP_RETRANS_MS} > /proc/sys/net/ipv4/neigh/{xenrig.RIG_BRIDGE}/retrans_time_ms"
+        )
+        if status:
+            raise common.BenchError(f"dom0's clients could not be set up: {out}")
+        self.upy = share_upy.replace("/mnt/share/dom0-upy", DOM0_UPY)
+
+    def _serve(
+        self, domain: xenrig.Domain, side: str, address: str, quiet_s: float, timeout_s: int
+    ) -> tuple[xen_io._Guest, float, dict[str, float]]:
+        """Both sides' wait for the first HTTP response: (the domU's console,
+        seconds from the xl create call, the run's steps)."""
+        guest = xen_io._Guest(self.rig, domain)
+        with _ConsoleWatch(guest, domain.create_called_at, ADDRESS_LINE[side]) as watch:
+            tries = _first_http(self.rig, self.upy, address, timeout_s)
+            first = time.monotonic() - domain.create_called_at
+        return guest, first, _steps(self.rig, watch, quiet_s, tries)
 
     def pyunik(self, i: int) -> dict[str, float]:
         rig = self.rig
         cmdline = f"ip={PYUNIK_ADDRESS}/{xenrig.RIG_PREFIX}"
+        config = [_vif(PYUNIK_MAC), _disks(rig, f"p{i}")]
+        quiet_s = rig.wait_quiet()
         rig.serial.reset_input_buffer()
-        started = time.monotonic()
-        domain = rig.create(
-            self.httpd, f"http-pyunik-{i}", cmdline=cmdline, extra_config=[_vif(PYUNIK_MAC), _disks(rig, f"p{i}")]
-        )
+        domain = rig.create(self.httpd, f"http-pyunik-{i}", cmdline=cmdline, extra_config=config)
         create = rig.timings["create"]
         try:
-            _first_http(rig, PYUNIK_ADDRESS)
-            first = time.monotonic() - started
+            _, first, steps = self._serve(domain, "pyunik", PYUNIK_ADDRESS, quiet_s, 120)
             rps, errors = _load(rig, self.upy, PYUNIK_ADDRESS)
         finally:
             domain.destroy()
-        domain = rig.create(
-            self.repl, f"io-pyunik-{i}", cmdline=cmdline, extra_config=[_vif(PYUNIK_MAC), _disks(rig, f"p{i}")]
-        )
+        config = [_vif(PYUNIK_MAC), _disks(rig, f"p{i}")]
+        rig.wait_quiet()
+        domain = rig.create(self.repl, f"io-pyunik-{i}", cmdline=cmdline, extra_config=config)
         guest = xen_io._Guest(rig, domain)
         try:
             guest.read_until(b">>> ", 120)
@@ -185,24 +301,19 @@ class _Sides:
         finally:
             domain.destroy()
             rig.sh("killall nc 2>/dev/null; true")
-        return _run_row(first, create, rps, errors, p50, p99, read)
+        return _run_row(first, create, rps, errors, p50, p99, read, steps)
 
     def linux(self, i: int) -> dict[str, float]:
         rig = self.rig
+        config = [_vif(LINUX_MAC), _disks(rig, f"l{i}")]
+        quiet_s = rig.wait_quiet()
         rig.serial.reset_input_buffer()
-        started = time.monotonic()
         domain = xen_linux.create(
-            rig,
-            f"http-linux-{i}",
-            self.initramfs,
-            f"{LINUX_ADDRESS}/{xenrig.RIG_PREFIX}",
-            [_vif(LINUX_MAC), _disks(rig, f"l{i}")],
+            rig, f"http-linux-{i}", self.initramfs, f"{LINUX_ADDRESS}/{xenrig.RIG_PREFIX}", config
         )
         create = rig.timings["create"]
-        guest = xen_io._Guest(rig, domain)
         try:
-            _first_http(rig, LINUX_ADDRESS, timeout_s=240)
-            first = time.monotonic() - started
+            guest, first, steps = self._serve(domain, "linux", LINUX_ADDRESS, quiet_s, 240)
             guest.read_until(xen_linux.READY, 30)  # its shell is next
             rps, errors = _load(rig, self.upy, LINUX_ADDRESS)
             p50, p99 = _echo(rig, guest, "micropython /bench/xen_echo.py\n")
@@ -210,11 +321,11 @@ class _Sides:
         finally:
             domain.destroy()
             rig.sh("killall nc 2>/dev/null; true")
-        return _run_row(first, create, rps, errors, p50, p99, read)
+        return _run_row(first, create, rps, errors, p50, p99, read, steps)
 
     def serves_in(self, memory_mb: int) -> dict[str, Any]:
         """Does pyunik's httpd image answer HTTP with ``memory = memory_mb``?"""
-        started = time.monotonic()
+        self.rig.wait_quiet()
         domain = self.rig.create(
             self.httpd,
             f"http-mem{memory_mb}",
@@ -223,12 +334,13 @@ class _Sides:
             extra_config=[_vif(PYUNIK_MAC)],
         )
         try:
-            _first_http(self.rig, PYUNIK_ADDRESS, timeout_s=60)
+            _first_http(self.rig, self.upy, PYUNIK_ADDRESS, timeout_s=60)
+            first = time.monotonic() - domain.create_called_at  # before the load, not after it
             rps, errors = _load(self.rig, self.upy, PYUNIK_ADDRESS)
             return {
                 "memory_mib": memory_mb,
                 "serves": True,
-                "first_http_s": round(time.monotonic() - started, 2),
+                "first_http_s": round(first, 2),
                 "http_requests_s": round(rps, 1),
                 "http_errors": errors,
             }
@@ -281,6 +393,13 @@ def measure(rig: XenRig, runs: int) -> dict[str, Any]:
         "linux_memory_mib": xen_linux.MEMORY_MB,
         "pyunik_memory_mib": 32,
         "pyunik_serves_in_small_memory": small,
+        "steps_median": {side: {k: median(side, k) for k in STEP_KEYS} for side in values},
+        # Run i of pyunik over run i of Linux: the runs were interleaved, so
+        # each pair met about the same moment of the host.
+        "create_to_http_ratio_per_run": [
+            common.ratio(p["create_to_http_s"], q["create_to_http_s"])
+            for p, q in zip(values["pyunik"], values["linux"], strict=False)
+        ],
         "values": values,
     }
     ratios = {

@@ -278,6 +278,39 @@ echo "console-pids $out $! $tty"
 """
 
 
+# Run in dom0 as `pyunik-quiet SECONDS [OLDPIDS...]`: ends the console bridge
+# of the domain attached before (ATTACH's two cats), then waits until dom0
+# holds nothing of any domU - no domain but Domain-0 in `xl list` (one whose
+# pages Xen still frees shows as "(null)"), no backend device in xenstore, no
+# vif interface, no loop device, no hotplug script running - and forgets the
+# bridge's neighbour entries (an address cached from an earlier domain would
+# spare the next one the ARP exchange it needs). A benchmark calls it before
+# each run's clock starts, so that no run pays for its predecessor's
+# teardown. Prints "quiet", or "busy: WHAT" after SECONDS.
+QUIET = r"""#!/bin/sh
+end=$(( $(date +%s) + $1 ))
+shift
+for pid in "$@"; do kill "$pid" 2>/dev/null; done
+for pid in "$@"; do  # a zombie still answers kill -0: look for its fds
+    i=0
+    while [ -e "/proc/$pid/fd/0" ] && [ $i -lt 100 ]; do sleep 0.01; i=$((i + 1)); done
+done
+while :; do
+    busy=""
+    [ -z "$(xl list | tail -n +3)" ] || busy="$busy domains"
+    ! xenstore-ls /local/domain/0/backend 2>/dev/null | grep -q '^ ' || busy="$busy backends"
+    set -- /sys/class/net/vif*; [ ! -e "$1" ] || busy="$busy vifs"
+    set -- /sys/block/loop*/loop/backing_file; [ ! -e "$1" ] || busy="$busy loop-devices"
+    ! ps | grep -v grep | grep -q /etc/pyunik/ || busy="$busy hotplug"
+    [ -n "$busy" ] || break
+    [ "$(date +%s)" -lt "$end" ] || { echo "busy:$busy"; exit 1; }
+    sleep 0.05
+done
+ip neigh flush dev @BRIDGE@ 2>/dev/null
+echo quiet
+"""
+
+
 # libxl's hotplug script for a vif (vif = ['script=/etc/pyunik/vif-bridge']):
 # Debian's vif-bridge wants bash and coreutils; this one needs only busybox.
 # libxl passes the action as $1 and the vif name and xenstore path in the
@@ -640,6 +673,10 @@ class Domain:
     #: dom0's pids of the two cats bridging this domain's console pty and ttyS1.
     console_pids: tuple[int, ...] = ()
     created_at: float = field(default_factory=time.monotonic)
+    #: The host's time.monotonic() when :meth:`XenRig.create` called ``xl
+    #: create`` (after copying the image and writing the config): where a
+    #: "create -> ..." clock starts.
+    create_called_at: float = 0.0
     _domid: int = field(default=-1, repr=False)
 
     @property
@@ -894,6 +931,7 @@ class XenRig:
         cpio.file("etc/pyunik/block", BLOCK_SCRIPT.encode(), 0o755)
         cpio.file("bin/pyunik-wait", WAIT.encode(), 0o755)
         cpio.file("bin/pyunik-attach", ATTACH.encode(), 0o755)
+        cpio.file("bin/pyunik-quiet", QUIET.replace("@BRIDGE@", RIG_BRIDGE).encode(), 0o755)
         return cpio.finish()
 
     # -- booting --
@@ -1088,14 +1126,21 @@ class XenRig:
         )
         if status:
             raise XenRigError(f"xl create {name} failed: {out}")
-        domain = Domain(self, name)
+        created = time.monotonic()
+        domain = Domain(self, name, create_called_at=started)
         if attach:
             self._attach(domain)
+        attached = time.monotonic()
         if before_unpause is not None:
             before_unpause(domain)
         if attach or before_unpause is not None:
             self.xl("unpause", name)
-        self.timings["create"] = time.monotonic() - started
+        ended = time.monotonic()
+        self.timings["create"] = ended - started
+        # Its parts: xl create (-p), the console bridge, before_unpause + xl unpause.
+        self.timings["create.xl_create"] = created - started
+        self.timings["create.attach"] = attached - created
+        self.timings["create.unpause"] = ended - attached
         return domain
 
     def _attach(self, domain: Domain) -> None:
@@ -1113,6 +1158,21 @@ class XenRig:
             raise XenRigError(f"the console of {domain.name} could not be bridged: {out}")
         domain.console_pids = self._bridge = (int(found.group(1)), int(found.group(2)))
         self._attached = domain
+
+    def wait_quiet(self, timeout: float = 60.0) -> float:
+        """Block until dom0 holds nothing of an earlier domU (see QUIET: no
+        domain, backend, vif, loop device or hotplug script left) and return
+        the seconds that took; XenRigError naming what is still there after
+        ``timeout``. The console bridge of the domain attached last ends
+        here (the next :meth:`create` then has none to end)."""
+        old = " ".join(str(pid) for pid in self._bridge)
+        started = time.monotonic()
+        status, out = self.sh(f"pyunik-quiet {max(1, round(timeout))} {old}", timeout=timeout + 30)
+        if status or out.split()[-1:] != ["quiet"]:
+            raise XenRigError(f"dom0 did not settle in {timeout:.0f} s: {out}")
+        self._bridge = ()
+        self._attached = None
+        return time.monotonic() - started
 
     def disk_config(self, images: Iterable[Path]) -> str:
         """xl's ``disk = [...]`` for images in :attr:`disks` (xvda, xvdb ...):

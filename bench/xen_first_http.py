@@ -1,0 +1,71 @@
+# dom0's side of bench/xen_http.py's "xl create -> first HTTP response": the
+# unix port of MicroPython runs this in the Xen rig's dom0, right after the
+# domU is unpaused, the same way for pyunik's domU and the Linux one.
+#
+#   micropython xen_first_http.py HOST PORT LIMIT_S
+#
+# Each attempt is a fresh socket whose connect may take ATTEMPT_MS: a SYN that
+# meets a guest still booting (no ARP answer yet, no vif carrier) is not left
+# to TCP's own retransmits (1 s, then 3 s), a new SYN goes out instead. A
+# refused or unreachable connect is tried again after PAUSE_MS. Connected,
+# it sends GET / and reads the whole response (HTTP/1.0: the server closes).
+# One process for the whole wait, not a wget per attempt: under nested TCG
+# dom0 and the domU share one CPU, and a fork per try slows the guest it
+# waits for. One line on stdout:
+#   FIRST <attempts> <ms since start> <status line>
+#   NEVER <attempts> <last error>
+import socket
+import sys
+import time
+
+ATTEMPT_MS = 100
+PAUSE_MS = 20
+RESPONSE_S = 5
+
+
+def get(address):
+    """The response's status line; OSError when there is none yet."""
+    s = socket.socket()
+    try:
+        s.settimeout(ATTEMPT_MS / 1000)
+        s.connect(address)
+        s.settimeout(RESPONSE_S)
+        s.send(b"GET / HTTP/1.0\r\nConnection: close\r\n\r\n")
+        data = b""
+        while True:
+            chunk = s.recv(2048)
+            if not chunk:
+                break
+            data += chunk
+    finally:
+        s.close()
+    status = data.split(b"\r\n", 1)[0]
+    if not status.startswith(b"HTTP/1.") or b" 200 " not in status + b" ":
+        raise OSError("not a 200 response: " + repr(status[:40]))
+    return status.decode()
+
+
+def main():
+    host, port, limit_s = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+    address = socket.getaddrinfo(host, port)[0][-1]
+    start = time.ticks_ms()
+    tries = 0
+    last = ""
+    while time.ticks_diff(time.ticks_ms(), start) < limit_s * 1000:
+        tries += 1
+        began = time.ticks_ms()
+        try:
+            status = get(address)
+        except OSError as exc:
+            last = str(exc)
+            # A connect that failed at once (refused, unreachable) waits a
+            # little; one that used its ATTEMPT_MS is tried again at once.
+            if time.ticks_diff(time.ticks_ms(), began) < ATTEMPT_MS:
+                time.sleep_ms(PAUSE_MS)
+            continue
+        print("FIRST", tries, time.ticks_diff(time.ticks_ms(), start), status)
+        return
+    print("NEVER", tries, last)
+
+
+main()
