@@ -12,6 +12,7 @@ import json
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -110,3 +111,25 @@ def test_bench_xen_httpload_counts_keep_alive_responses(micropython: Path, httpd
     assert done.returncode == 0 and words[:1] == ["HTTPLOAD"], done
     ok, errors, micros = (int(w) for w in words[1:4])
     assert ok >= 200 and errors == 0 and micros > 0, done.stdout
+
+
+def test_bench_xen_first_http_gets_the_page_and_gives_up_in_time(micropython: Path, httpd: nc.Endpoint) -> None:
+    """bench/xen_first_http.py, the dom0 poll behind the Xen bench's create ->
+    first HTTP: against the app it reports the first attempt's 200; against a
+    port nobody listens on it keeps trying (a fresh connect each time) and
+    says NEVER once its limit has passed, not before and not much after."""
+    client = str(unixapp.ROOT / "bench" / "xen_first_http.py")
+    done = subprocess.run(
+        [str(micropython), client, httpd.host, str(httpd.port), "20"], capture_output=True, text=True, timeout=60
+    )
+    words = done.stdout.split()
+    assert done.returncode == 0 and words[:2] == ["FIRST", "1"] and "200" in words[3:], done
+    closed = unixapp.free_port()
+    started = time.monotonic()
+    done = subprocess.run(
+        [str(micropython), client, "127.0.0.1", str(closed), "1"], capture_output=True, text=True, timeout=60
+    )
+    took = time.monotonic() - started
+    words = done.stdout.split()
+    assert done.returncode == 0 and words[:1] == ["NEVER"] and int(words[1]) > 5, done
+    assert "ECONNREFUSED" in done.stdout and 1 <= took < 10, (took, done.stdout)

@@ -123,3 +123,20 @@ def test_hundreds_of_connections_leak_nothing(xen_rig: XenRig, net_image: build.
     growth = serve_and_measure(CONNECTIONS)
     assert growth < 2048, growth
     domain.destroy()
+
+
+def test_wait_quiet_holds_until_the_netfront_domain_is_gone(xen_rig: XenRig, net_image: build.Image, dut) -> None:  # type: ignore[no-untyped-def]
+    """XenRig.wait_quiet, which the Xen bench runs before each clock starts:
+    while a domU with a vif runs it names what dom0 still holds and gives
+    up at its timeout; once the domain is destroyed it returns, with no vif
+    left and the bridge's neighbour entry for the guest forgotten."""
+    domain = create_on_bridge(xen_rig, net_image, "pyunik-quiet", "00:16:3e:50:59:02")
+    dut.expect_exact(b">>> ", timeout=90)
+    status, ping = xen_rig.sh(f"ping -c 1 -W 5 {GUEST} && ip neigh show dev {xenrig.RIG_BRIDGE}", timeout=60)
+    assert status == 0 and GUEST in ping, ping  # dom0 has the guest's address cached
+    with pytest.raises(xenrig.XenRigError, match=r"domains.*vifs"):
+        xen_rig.wait_quiet(timeout=2)
+    domain.destroy()
+    assert xen_rig.wait_quiet(timeout=60) < 60
+    status, left = xen_rig.sh(f"ls /sys/class/net; ip neigh show dev {xenrig.RIG_BRIDGE}")
+    assert status == 0 and "vif" not in left and GUEST not in left, left
