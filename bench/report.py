@@ -220,6 +220,7 @@ IO_LABELS = {
 HTTP_LABELS = {
     "create_to_http_s": "xl create -> first HTTP response (s)",
     "xl_create_s": "of which xl create + console + unpause (s)",
+    "boot_to_http_s": "of which unpause -> first HTTP response (s)",
     "http_requests_s": "HTTP requests/s from dom0, 4 keep-alive connections",
     "tcp_echo_p50_ms": "TCP echo RTT to dom0, 32 B, p50 (ms)",
     "tcp_echo_p99_ms": "TCP echo RTT to dom0, 32 B, p99 (ms)",
