@@ -130,8 +130,8 @@ def test_wait_quiet_holds_until_the_netfront_domain_is_gone(xen_rig: XenRig, net
     while a domU with a vif runs it names what dom0 still holds and gives
     up at its timeout; once the domain is destroyed it returns, with no vif
     left and the bridge's neighbour entry for the guest forgotten."""
-    domain = create_on_bridge(xen_rig, net_image, "pyunik-quiet", "00:16:3e:50:59:02")
-    dut.expect_exact(b">>> ", timeout=90)
+    domain = create_on_bridge(xen_rig, net_image, "pyunik-quiet", "00:16:3e:50:59:03")
+    expect_prompt(domain, dut)
     status, ping = xen_rig.sh(f"ping -c 1 -W 5 {GUEST} && ip neigh show dev {xenrig.RIG_BRIDGE}", timeout=60)
     assert status == 0 and GUEST in ping, ping  # dom0 has the guest's address cached
     with pytest.raises(xenrig.XenRigError, match=r"domains.*vifs"):
