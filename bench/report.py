@@ -257,9 +257,13 @@ def _xen_http_rows(http: dict[str, Any]) -> list[str]:
         )
     small = http.get("pyunik_serves_in_small_memory") or {}
     if small:
+        serves = (
+            f"yes, {_fmt(small.get('http_requests_s'), '', 1)} req/s, "
+            f"first response {_fmt(small.get('first_http_s'), '', 1)} s after xl create"
+        )
         rows.append(
             f"| Xen domU serving HTTP in `memory = {small.get('memory_mib')}` | "
-            f"{'yes, ' + _fmt(small.get('http_requests_s'), '', 1) + ' req/s' if small.get('serves') else 'no'} "
+            f"{serves if small.get('serves') else 'no'} "
             f"| Linux domU at {http.get('linux_memory_mib')} MiB | goal: serves in 4 MiB |"
         )
     return rows
