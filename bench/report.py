@@ -234,9 +234,12 @@ def _xen_http_rows(http: dict[str, Any]) -> list[str]:
         return []
     load = http.get("host_load_1min") or {}
     failed = http.get("failed") or {}
+    # The load each run met (bench/xen_http.py records it), else before-after.
+    loads = [run["load_1min"] for side in (http.get("values") or {}).values() for run in side if "load_1min" in run]
+    span = f"{min(loads):.1f}-{max(loads):.1f}" if loads else f"{load.get('before', '?')}-{load.get('after', '?')}"
     runs = (
         f"{http.get('runs')} runs (failed: pyunik {len(failed.get('pyunik', []))}, "
-        f"Linux {len(failed.get('linux', []))}; load {load.get('before', '?')}-{load.get('after', '?')})"
+        f"Linux {len(failed.get('linux', []))}; load {span})"
     )
     goals = http.get("goals") or {}
     rows = []
