@@ -374,7 +374,7 @@ def measure(rig: XenRig, runs: int) -> dict[str, Any]:
     for i in range(runs):
         for side in ("pyunik", "linux"):
             try:
-                values[side].append(sides.pyunik(i) if side == "pyunik" else sides.linux(i))
+                values[side].append({"run": i, **(sides.pyunik(i) if side == "pyunik" else sides.linux(i))})
             except (common.BenchError, xenrig.XenRigError, TimeoutError) as exc:
                 why = str(exc) if len(str(exc)) < 1200 else f"{str(exc)[:600]} [...] {str(exc)[-600:]}"
                 failed[side].append(why)
@@ -403,7 +403,9 @@ def measure(rig: XenRig, runs: int) -> dict[str, Any]:
         # each pair met about the same moment of the host.
         "create_to_http_ratio_per_run": [
             common.ratio(p["create_to_http_s"], q["create_to_http_s"])
-            for p, q in zip(values["pyunik"], values["linux"], strict=False)
+            for p in values["pyunik"]
+            for q in values["linux"]
+            if p["run"] == q["run"]
         ],
         "values": values,
     }
