@@ -65,6 +65,14 @@ static ptrdiff_t lookup(pyunik_blockdev_t *dev, uint64_t page) {
     return -1;
 }
 
+// The part of [pos, end) that lies in pos's page: its length, and in
+// *in_page where in the page it starts.
+static size_t page_part(uint64_t pos, uint64_t end, size_t *in_page) {
+    *in_page = (size_t)(pos % BLOCKCACHE_PAGE);
+    size_t n = BLOCKCACHE_PAGE - *in_page;
+    return n < end - pos ? n : (size_t)(end - pos);
+}
+
 bool pyunik_blockcache_has(pyunik_blockdev_t *dev, uint64_t sector) {
     return tags != NULL && lookup(dev, sector * BLOCKDEV_SECTOR / BLOCKCACHE_PAGE) >= 0;
 }
@@ -85,11 +93,8 @@ bool pyunik_blockcache_read(pyunik_blockdev_t *dev, uint64_t sector, uint8_t *ds
     uint64_t pos = start;
     while (pos < end) {
         uint64_t page = pos / BLOCKCACHE_PAGE;
-        size_t in_page = (size_t)(pos % BLOCKCACHE_PAGE);
-        size_t n = BLOCKCACHE_PAGE - in_page;
-        if (n > end - pos) {
-            n = (size_t)(end - pos);
-        }
+        size_t in_page;
+        size_t n = page_part(pos, end, &in_page);
         ptrdiff_t way = lookup(dev, page);
         tags[way].used = ++clock;
         pyunik_blockdev_copy(dst, data + (size_t)way * BLOCKCACHE_PAGE + in_page, n);
@@ -109,11 +114,8 @@ void pyunik_blockcache_store(pyunik_blockdev_t *dev, uint64_t sector, const uint
     uint64_t pos = start;
     while (pos < end) {
         uint64_t page = pos / BLOCKCACHE_PAGE;
-        size_t in_page = (size_t)(pos % BLOCKCACHE_PAGE);
-        size_t n = BLOCKCACHE_PAGE - in_page;
-        if (n > end - pos) {
-            n = (size_t)(end - pos);
-        }
+        size_t in_page;
+        size_t n = page_part(pos, end, &in_page);
         ptrdiff_t way = lookup(dev, page);
         if (way < 0 && n == BLOCKCACHE_PAGE) {
             // A whole page: it takes the set's least recently used way.
