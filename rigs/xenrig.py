@@ -248,6 +248,16 @@ done
 """
 
 
+# The start of pyunik-attach and pyunik-quiet (below): end the console
+# bridge of the domain attached before, whose two cats' pids are the
+# script's remaining arguments, and wait until they are gone.
+END_BRIDGE = r"""for pid in "$@"; do kill "$pid" 2>/dev/null; done
+for pid in "$@"; do  # a zombie still answers kill -0: look for its fds
+    i=0
+    while [ -e "/proc/$pid/fd/0" ] && [ $i -lt 100 ]; do sleep 0.01; i=$((i + 1)); done
+done"""
+
+
 # Run in dom0 as `pyunik-attach NAME [OLDPIDS...]`: ends the bridge of the
 # domain attached before, waits for xenconsoled to give NAME's console a pty,
 # and bridges that pty and ttyS1 with two cats, raw both ways. Not `xl
@@ -256,11 +266,7 @@ done
 ATTACH = r"""#!/bin/sh
 name=$1
 shift
-for pid in "$@"; do kill "$pid" 2>/dev/null; done
-for pid in "$@"; do  # a zombie still answers kill -0: look for its fds
-    i=0
-    while [ -e "/proc/$pid/fd/0" ] && [ $i -lt 100 ]; do sleep 0.01; i=$((i + 1)); done
-done
+@END_BRIDGE@
 id=$(xl domid "$name") || exit 1
 i=0
 while :; do
@@ -275,7 +281,7 @@ cat "$tty" >/dev/ttyS1 &
 out=$!
 cat /dev/ttyS1 >"$tty" &
 echo "console-pids $out $! $tty"
-"""
+""".replace("@END_BRIDGE@", END_BRIDGE)
 
 
 # Run in dom0 as `pyunik-quiet SECONDS [OLDPIDS...]`: ends the console bridge
@@ -290,11 +296,7 @@ echo "console-pids $out $! $tty"
 QUIET = r"""#!/bin/sh
 end=$(( $(date +%s) + $1 ))
 shift
-for pid in "$@"; do kill "$pid" 2>/dev/null; done
-for pid in "$@"; do  # a zombie still answers kill -0: look for its fds
-    i=0
-    while [ -e "/proc/$pid/fd/0" ] && [ $i -lt 100 ]; do sleep 0.01; i=$((i + 1)); done
-done
+@END_BRIDGE@
 while :; do
     busy=""
     [ -z "$(xl list | tail -n +3)" ] || busy="$busy domains"
@@ -308,7 +310,7 @@ while :; do
 done
 ip neigh flush dev @BRIDGE@ 2>/dev/null
 echo quiet
-"""
+""".replace("@END_BRIDGE@", END_BRIDGE)
 
 
 # libxl's hotplug script for a vif (vif = ['script=/etc/pyunik/vif-bridge']):
