@@ -13,6 +13,7 @@ import contextlib
 import dataclasses
 import math
 import os
+import shutil
 import signal
 import statistics
 import subprocess
@@ -242,29 +243,41 @@ def _bench_build_root() -> Iterator[None]:
         builder.BUILD_ROOT = saved
 
 
-_images: dict[tuple[str, bool], builder.Image] = {}
+_images: dict[tuple[str, bool, int | None], builder.Image] = {}
 
 
-def image(board_name: str, seal: bool = True) -> builder.Image:
+def image(board_name: str, seal: bool = True, seed: int | None = None) -> builder.Image:
     """The board's image (no app: it boots to the REPL), built once per run.
+
+    ``seed`` is `invoke build --seed`'s link order (None: the usual one).
+    Every link order is relinked in the board's one build directory, so each
+    image is copied out to ``link-SEED/`` beside it: an image handed out
+    earlier stays the one it was when a later seed relinks.
 
     A failed build is retried once from a fresh frozen_content.c: makemanifest
     regenerates that file only when a .mpy is newer, so after the port's qstr
     set changes (a module switched on in mpconfigport.h) the stale file
     redeclares a qstr enumerator and the build fails until it is removed.
     """
-    key = (board_name, seal)
+    key = (board_name, seal, seed)
     if key not in _images:
-        log(f"building {board_name}{'' if seal else ' with seal = false'}")
+        order = "" if seed is None else f", link order {seed}"
+        log(f"building {board_name}{'' if seal else ' with seal = false'}{order}")
         board = dataclasses.replace(boards.load(board_name), seal=seal)
         with _bench_build_root():
             try:
-                _images[key] = builder.build(board)
+                built = builder.build(board, seed=seed)
             except builder.BuildError:
                 stale = builder.build_dir(board)
                 log(f"build of {board_name} failed; retrying once without {stale.name}/frozen_content.c")
                 (stale / "frozen_content.c").unlink(missing_ok=True)
-                _images[key] = builder.build(board)
+                built = builder.build(board, seed=seed)
+        kept = built.build_dir / f"link-{'usual' if seed is None else seed}"
+        kept.mkdir(exist_ok=True)
+        elf, stripped = kept / built.elf.name, kept / built.stripped.name
+        shutil.copyfile(built.elf, elf)
+        shutil.copyfile(built.stripped, stripped)
+        _images[key] = dataclasses.replace(built, elf=elf, stripped=stripped)
     return _images[key]
 
 

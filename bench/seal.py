@@ -5,16 +5,20 @@ key ``seal`` (pyunik/board.py): sealed (the default) and ``seal = false``,
 which keeps the boot map of 2 MiB read-write-execute pages and native code on
 the GC heap. Both have the same interpreter, native emitters and plugins, and
 run on the same QEMU with the same command line, alternating, so that host
-load hits both alike. Each ratio is sealed over unsealed:
+load hits both alike. Both are built in each link order of SEEDS (`invoke
+build --seed`), and each timing's ratio is the geometric mean of its ratios
+per link order (each one is in the JSON too). Each ratio is sealed over
+unsealed:
 
 - perf_bench: geometric mean of unsealed time / sealed time over the
-  programs that ran on both with the same result (above 1: sealed faster);
-  goal >= 0.97;
+  programs and link orders that ran on both with the same result (above 1:
+  sealed faster); goal >= 0.97;
 - asyncio: tasks spawned per second (bench/programs/asyncio_tasks.py),
-  sealed / unsealed, goal >= 0.97;
-- boot: QEMU start to the first ``>>>``, median sealed / median unsealed,
-  goal <= 1.05;
-- image: stripped ELF bytes, sealed / unsealed, goal <= 1.05.
+  sealed / unsealed, medians of 4 boots a side, goal >= 0.97;
+- boot: QEMU start to the first ``>>>``, median sealed / median unsealed of
+  16 boots a side, goal <= 1.05;
+- image: stripped ELF bytes of the usual link order, sealed / unsealed, goal
+  <= 1.05.
 
 Each pair of runs alternates which side goes first (sealed-unsealed, then
 unsealed-sealed), so that neither always pays for coming first. Beside the
@@ -47,6 +51,13 @@ from pyunik import vm
 
 BOARD = "qemu-microvm"
 GOALS = {"perf_bench": 0.97, "asyncio_spawn": 0.97, "boot": 1.05, "image": 1.05}
+#: The link orders (`invoke build --seed`, None the usual one) every timing
+#: runs over, both sides built with each. Where the linker puts the hot code
+#: moves one image's asyncio speed by up to 16% under TCG (QEMU chains its
+#: translated blocks only within a 4 KiB page), more than sealing costs; a
+#: ratio from one link order would mostly say how lucky that order was for
+#: either side. The mean over several orders says what sealing costs.
+SEEDS: tuple[int | None, ...] = (None, 1, 2)
 PROBE_TIMEOUT = 30.0
 #: A viper function whose code pointer a probe points elsewhere: calling it
 #: then jumps there (fun_viper_call calls the function object's code pointer,
@@ -206,29 +217,45 @@ def _sides(i: int) -> tuple[str, str]:
     return ("sealed", "unsealed") if i % 2 == 0 else ("unsealed", "sealed")
 
 
-def _perf(images: dict[str, builder.Image], quick: bool) -> dict[str, Any]:
+Images = dict[str, builder.Image]  # "sealed" / "unsealed" -> the two images of one link order
+
+
+def _seed_name(seed: int | None) -> str:
+    return "usual" if seed is None else str(seed)
+
+
+def _perf(pairs: dict[str, Images], quick: bool) -> dict[str, Any]:
+    """Each program once per side per link order; the geomean over every (program, link order)."""
     programs = interpreter.programs()
     if quick:
         programs = programs[::4]
-    times: dict[str, dict[str, int]] = {"sealed": {}, "unsealed": {}}
-    skipped: dict[str, str] = {}
-    for i, path in enumerate(programs):
-        results: dict[str, tuple[int, str] | str] = {}
-        for side in _sides(i):
-            common.log(f"seal: perf_bench {path.stem} on {side}")
-            results[side] = _run_script(images[side], interpreter.script(path))
-        a, b = results["sealed"], results["unsealed"]
-        if isinstance(a, str) or isinstance(b, str) or a[1] != b[1]:
-            skipped[path.stem] = f"sealed: {a!r:.120}; unsealed: {b!r:.120}"
-            continue
-        times["sealed"][path.stem], times["unsealed"][path.stem] = a[0], b[0]
-    ratios = {n: times["unsealed"][n] / times["sealed"][n] for n in times["sealed"]}
+    per_seed: dict[str, dict[str, Any]] = {}
+    ratios: list[float] = []
+    for seed, images in pairs.items():
+        times: dict[str, dict[str, int]] = {"sealed": {}, "unsealed": {}}
+        skipped: dict[str, str] = {}
+        for i, path in enumerate(programs):
+            results: dict[str, tuple[int, str] | str] = {}
+            for side in _sides(i):
+                common.log(f"seal: perf_bench {path.stem} on {side}, link order {seed}")
+                results[side] = _run_script(images[side], interpreter.script(path))
+            a, b = results["sealed"], results["unsealed"]
+            if isinstance(a, str) or isinstance(b, str) or a[1] != b[1]:
+                skipped[path.stem] = f"sealed: {a!r:.120}; unsealed: {b!r:.120}"
+                continue
+            times["sealed"][path.stem], times["unsealed"][path.stem] = a[0], b[0]
+        seed_ratios = {n: times["unsealed"][n] / times["sealed"][n] for n in times["sealed"]}
+        ratios += seed_ratios.values()
+        per_seed[seed] = {
+            "programs": len(seed_ratios),
+            "skipped": skipped,
+            "us": times,
+            "speed_ratio_per_program": {n: round(r, 3) for n, r in seed_ratios.items()},
+            "geomean": round(common.geomean(list(seed_ratios.values())), 3) if seed_ratios else None,
+        }
     return {
-        "programs": len(ratios),
-        "skipped": skipped,
-        "us": times,
-        "speed_ratio_per_program": {n: round(r, 3) for n, r in ratios.items()},
-        "geomean": round(common.geomean(list(ratios.values())), 3) if ratios else None,
+        "per_link_order": per_seed,
+        "geomean": round(common.geomean(ratios), 3) if ratios else None,
     }
 
 
@@ -242,62 +269,93 @@ def _run_script(image: builder.Image, text: str) -> tuple[int, str] | str:
     return interpreter._parse(out, err)
 
 
-def _asyncio(images: dict[str, builder.Image], quick: bool) -> dict[str, Any]:
+def _asyncio(pairs: dict[str, Images], quick: bool) -> dict[str, Any]:
     args = (5000, 1000, 2) if quick else (20000, 5000, 3)
     code = common.program("asyncio_tasks.py") + f"\nmain({args[0]}, {args[1]}, {args[2]})\n"
-    raw: dict[str, list[float]] = {"sealed": [], "unsealed": []}
-    cpu: dict[str, list[float]] = {"sealed": [], "unsealed": []}
-    for i in range(4 if quick else 6):
-        for side in _sides(i):
-            common.log(f"seal: asyncio on {side} ({i + 1})")
-            with common.Console(boot.pyunik_argv(images[side], extra=["-no-reboot"])) as console:
-                console.expect_or_fail(b">>> ", 30)
-                before = common.cpu_seconds(console.proc.pid)
-                out, err, _ = common.raw_exec(console, code, asyncio_bench.TIMEOUT)
-                cpu[side].append(common.cpu_seconds(console.proc.pid) - before)
-            if err.strip():
-                raise common.BenchError(f"asyncio on {side}: {err.strip()[-300:]}")
-            raw[side] += [count / (us / 1e6) for count, us in asyncio_bench.parse(out)["spawn"]]
-    spawn = {side: Stats.of(values) for side, values in raw.items()}
-    cpu_stats = {side: Stats.of(values) for side, values in cpu.items()}
+    per_seed: dict[str, dict[str, Any]] = {}
+    for seed, images in pairs.items():
+        raw: dict[str, list[float]] = {"sealed": [], "unsealed": []}
+        cpu: dict[str, list[float]] = {"sealed": [], "unsealed": []}
+        for i in range(2 if quick else 4):
+            for side in _sides(i):
+                common.log(f"seal: asyncio on {side} ({i + 1}), link order {seed}")
+                with common.Console(boot.pyunik_argv(images[side], extra=["-no-reboot"])) as console:
+                    console.expect_or_fail(b">>> ", 30)
+                    before = common.cpu_seconds(console.proc.pid)
+                    out, err, _ = common.raw_exec(console, code, asyncio_bench.TIMEOUT)
+                    cpu[side].append(common.cpu_seconds(console.proc.pid) - before)
+                if err.strip():
+                    raise common.BenchError(f"asyncio on {side}: {err.strip()[-300:]}")
+                raw[side] += [count / (us / 1e6) for count, us in asyncio_bench.parse(out)["spawn"]]
+        spawn = {side: Stats.of(values) for side, values in raw.items()}
+        cpu_stats = {side: Stats.of(values) for side, values in cpu.items()}
+        per_seed[seed] = {
+            "spawn_tasks_per_s": {side: s.as_dict(1, 0) for side, s in spawn.items()},
+            "ratio": spawn["sealed"].median / spawn["unsealed"].median,
+            # QEMU's CPU seconds for the whole program (spawn, pingpong, idle:
+            # the same work on both sides); the ratio unsealed / sealed, so that
+            # above 1 is sealed cheaper, as for tasks/s.
+            "qemu_cpu_s_per_run": {side: s.as_dict(1, 3) for side, s in cpu_stats.items()},
+            "cpu_ratio": cpu_stats["unsealed"].median / cpu_stats["sealed"].median,
+        }
     return {
         "args": {"n_spawn": args[0], "n_pingpong": args[1], "rounds": args[2]},
-        "spawn_tasks_per_s": {side: s.as_dict(1, 0) for side, s in spawn.items()},
-        "ratio": common.ratio(spawn["sealed"].median, spawn["unsealed"].median),
-        # QEMU's CPU seconds for the whole program (spawn, pingpong, idle:
-        # the same work on both sides); the ratio unsealed / sealed, so that
-        # above 1 is sealed cheaper, as for tasks/s.
-        "qemu_cpu_s_per_run": {side: s.as_dict(1, 3) for side, s in cpu_stats.items()},
-        "cpu_ratio": common.ratio(cpu_stats["unsealed"].median, cpu_stats["sealed"].median),
+        "per_link_order": _rounded(per_seed),
+        "ratio": round(common.geomean([e["ratio"] for e in per_seed.values()]), 3),
+        "cpu_ratio": round(common.geomean([e["cpu_ratio"] for e in per_seed.values()]), 3),
     }
 
 
-def _boot(images: dict[str, builder.Image], quick: bool) -> dict[str, Any]:
-    runs = 6 if quick else 16
-    raw: dict[str, list[float]] = {"sealed": [], "unsealed": []}
-    cpu: dict[str, list[float]] = {"sealed": [], "unsealed": []}
-    for i in range(runs):
-        for side in _sides(i):
-            with common.Console(boot.pyunik_argv(images[side], extra=["-no-reboot"])) as console:
-                _, seconds = console.expect_or_fail(boot.PROMPT, boot.BOOT_TIMEOUT)
-                cpu[side].append(common.cpu_seconds(console.proc.pid))
-            raw[side].append(seconds)
-    stats = {side: Stats.of(values) for side, values in raw.items()}
-    cpu_stats = {side: Stats.of(values) for side, values in cpu.items()}
+def _boot(pairs: dict[str, Images], quick: bool) -> dict[str, Any]:
+    runs = 3 if quick else 16
+    per_seed: dict[str, dict[str, Any]] = {}
+    for seed, images in pairs.items():
+        common.log(f"seal: boot, {runs} runs a side, link order {seed}")
+        raw: dict[str, list[float]] = {"sealed": [], "unsealed": []}
+        cpu: dict[str, list[float]] = {"sealed": [], "unsealed": []}
+        for i in range(runs):
+            for side in _sides(i):
+                with common.Console(boot.pyunik_argv(images[side], extra=["-no-reboot"])) as console:
+                    _, seconds = console.expect_or_fail(boot.PROMPT, boot.BOOT_TIMEOUT)
+                    cpu[side].append(common.cpu_seconds(console.proc.pid))
+                raw[side].append(seconds)
+        stats = {side: Stats.of(values) for side, values in raw.items()}
+        cpu_stats = {side: Stats.of(values) for side, values in cpu.items()}
+        per_seed[seed] = {
+            "ms_to_prompt": {side: s.as_dict(1000, 2) for side, s in stats.items()},
+            "ratio": stats["sealed"].median / stats["unsealed"].median,
+            # QEMU's CPU time from its start to the prompt (its own start-up
+            # included, the same on both sides); sealed / unsealed like the ratio.
+            "qemu_cpu_ms_to_prompt": {side: s.as_dict(1000, 2) for side, s in cpu_stats.items()},
+            "cpu_ratio": cpu_stats["sealed"].median / cpu_stats["unsealed"].median,
+        }
     return {
-        "runs": runs,
-        "ms_to_prompt": {side: s.as_dict(1000, 2) for side, s in stats.items()},
-        "ratio": common.ratio(stats["sealed"].median, stats["unsealed"].median),
-        # QEMU's CPU time from its start to the prompt (its own start-up
-        # included, the same on both sides); sealed / unsealed like the ratio.
-        "qemu_cpu_ms_to_prompt": {side: s.as_dict(1000, 2) for side, s in cpu_stats.items()},
-        "cpu_ratio": common.ratio(cpu_stats["sealed"].median, cpu_stats["unsealed"].median),
+        "runs_per_side_per_link_order": runs,
+        "per_link_order": _rounded(per_seed),
+        "ratio": round(common.geomean([e["ratio"] for e in per_seed.values()]), 3),
+        "cpu_ratio": round(common.geomean([e["cpu_ratio"] for e in per_seed.values()]), 3),
+    }
+
+
+def _rounded(per_seed: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The per-link-order entries with their ratios rounded for the JSON (the geomeans use the exact ones)."""
+    return {
+        seed: {k: round(v, 3) if k.endswith("ratio") else v for k, v in entry.items()}
+        for seed, entry in per_seed.items()
     }
 
 
 def run(quick: bool) -> dict[str, object]:
     load_before = os.getloadavg()[0]
-    images = {"sealed": common.image(BOARD), "unsealed": common.image(BOARD, seal=False)}
+    seeds = SEEDS[:1] if quick else SEEDS
+    pairs: dict[str, Images] = {
+        _seed_name(seed): {
+            "sealed": common.image(BOARD, seed=seed),
+            "unsealed": common.image(BOARD, seal=False, seed=seed),
+        }
+        for seed in seeds
+    }
+    images = pairs[_seed_name(None)]
     sizes = {side: image.stripped.stat().st_size for side, image in images.items()}
     probes: dict[str, dict[str, Any]] = {}
     for name in PROBES:
@@ -307,9 +365,9 @@ def run(quick: bool) -> dict[str, object]:
         # that is still running after a few seconds did not fault).
         unsealed = run_probe(images["unsealed"], name, wait=5.0)
         probes[name] = {"faulted": result.faulted, "detail": result.detail, "faulted_unsealed": unsealed.faulted}
-    boot_entry = _boot(images, quick)
-    aio = _asyncio(images, quick)
-    perf = _perf(images, quick)
+    boot_entry = _boot(pairs, quick)
+    aio = _asyncio(pairs, quick)
+    perf = _perf(pairs, quick)
     ratios = {
         "perf_bench": perf["geomean"],
         "asyncio_spawn": aio["ratio"],
@@ -333,10 +391,13 @@ def run(quick: bool) -> dict[str, object]:
         "every probe faults": faulted == len(probes),
     }
     return {
-        "what": "sealed (default) vs seal = false on the same board, same QEMU, alternating; probes on both images",
+        "what": "sealed (default) vs seal = false on the same board, same QEMU, alternating; "
+        "timings over the link orders in link_orders, probes on both images of the usual one",
         "board": BOARD,
+        "link_orders": list(pairs),
         "ratio_base": "sealed over unsealed (perf_bench and asyncio: speed, above 1 sealed is faster; "
-        "boot and image: size/time, above 1 sealed is bigger/slower)",
+        "boot and image: size/time, above 1 sealed is bigger/slower); a timing's ratio is the "
+        "geometric mean of its ratios per link order, the image's is the usual link order's",
         "image_bytes": sizes,
         "boot": boot_entry,
         "asyncio": aio,
