@@ -13,6 +13,16 @@
  *                         heap_start, objects at heap_pool), what the
  *                         randomness came from, and how many places each
  *                         was drawn from
+ *   pvboot.mmio_map(phys, size)
+ *                         the address at which device registers
+ *                         [phys, phys + size) are reachable (uncached,
+ *                         never executable), for a driver written in Python
+ *                         that reads them with machine.mem32. A sealed
+ *                         image's page tables are read-only once the heap
+ *                         is claimed, before any Python runs: only ranges a
+ *                         board driver mapped while it initialised are
+ *                         given, anything else is an OSError (pvboot says
+ *                         which range on the console)
  *
  * `cmdline` (frozen, modules/cmdline) parses the command line on top of it.
  */
@@ -23,6 +33,7 @@
 #include "py/runtime.h"
 
 #include "pvboot.h"
+#include "pvboot_driver.h"
 
 extern char __rodata_start[], __rodata_end[];
 
@@ -96,6 +107,19 @@ static mp_obj_t pvboot_layout(void) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_0(pvboot_layout_obj, pvboot_layout);
 
+static mp_obj_t pvboot_mmio_map_fn(mp_obj_t phys_in, mp_obj_t size_in) {
+    uint64_t phys = mp_obj_int_get_uint_checked(phys_in);
+    size_t size = mp_obj_get_int(size_in);
+    volatile void *at = pvboot_mmio_map(phys, size);
+    if (at == NULL) {
+        mp_raise_msg_varg(&mp_type_OSError,
+            MP_ERROR_TEXT("cannot map device memory %lx+%lx: only below 4 GiB, and sealed only what drivers mapped at boot"),
+            (unsigned long)phys, (unsigned long)size);
+    }
+    return mp_obj_new_int_from_uint((uintptr_t)at);
+}
+static MP_DEFINE_CONST_FUN_OBJ_2(pvboot_mmio_map_obj, pvboot_mmio_map_fn);
+
 static const mp_rom_map_elem_t pvboot_module_globals_table[] = {
     { MP_ROM_QSTR(MP_QSTR_idle_stats), MP_ROM_PTR(&pvboot_idle_stats_obj) },
     { MP_ROM_QSTR(MP_QSTR_layout), MP_ROM_PTR(&pvboot_layout_obj) },
@@ -103,6 +127,7 @@ static const mp_rom_map_elem_t pvboot_module_globals_table[] = {
     { MP_ROM_QSTR(MP_QSTR_cmdline), MP_ROM_PTR(&pvboot_cmdline_obj) },
     { MP_ROM_QSTR(MP_QSTR_hypervisor), MP_ROM_PTR(&pvboot_hypervisor_obj) },
     { MP_ROM_QSTR(MP_QSTR_memmap), MP_ROM_PTR(&pvboot_memmap_obj) },
+    { MP_ROM_QSTR(MP_QSTR_mmio_map), MP_ROM_PTR(&pvboot_mmio_map_obj) },
     { MP_ROM_QSTR(MP_QSTR_rodata), MP_ROM_PTR(&pvboot_rodata_obj) },
 };
 static MP_DEFINE_CONST_DICT(pvboot_module_globals, pvboot_module_globals_table);

@@ -33,6 +33,8 @@
 
 #define PTE_PWT (1ULL << 3)
 #define PTE_PCD (1ULL << 4)
+#define PTE_ACCESSED (1ULL << 5)
+#define PTE_DIRTY (1ULL << 6)
 #define PTE_LARGE (1ULL << 7)
 #define LARGE_PAGE (1ULL << 21)
 #define PAGE (4096ULL)
@@ -190,7 +192,9 @@ static bool pages_have(uintptr_t addr, size_t len, uint64_t attrs) {
             return false;
         }
         const uint64_t *pt = (const uint64_t *)(uintptr_t)(pde & ADDR_MASK);
-        if (pt[(a >> 12) & 511] != (a | attrs)) {
+        // The CPU sets Accessed and Dirty in an entry it uses: a range a
+        // driver has touched since it mapped it is still the same mapping.
+        if ((pt[(a >> 12) & 511] & ~(PTE_ACCESSED | PTE_DIRTY)) != (a | attrs)) {
             return false;
         }
     }

@@ -12,9 +12,10 @@ fail.
 from __future__ import annotations
 
 import pytest
-from conftest import BOARD, Repl
+from conftest import BOARD, Guest, Repl
 
 from bench import seal
+from pyunik import vm
 
 
 @pytest.mark.parametrize("name", seal.PROBES)
@@ -45,3 +46,22 @@ def test_native_code_runs_from_the_arena_and_survives_a_soft_reset(repl: Repl) -
     repl.run(define)
     assert repl.run("print(v(14), n(41))").strip() == "42 42"
     assert int(repl.run(f"print({where})").strip()) == first  # the arena started over
+
+
+def test_after_sealing_only_the_boot_time_device_mappings_are_given(repl: Repl, guest: Guest) -> None:
+    # The page tables are read-only before any Python runs: pvboot.mmio_map
+    # hands out a range a driver mapped at boot (the local APIC's registers,
+    # mapped by pvboot's interrupt set-up) and refuses a new one - the HPET's
+    # address, which nothing on this board maps - with one line on the
+    # console and an OSError, and the range stays unmapped.
+    repl.run("import machine, pvboot")
+    assert repl.run("print(hex(pvboot.mmio_map(0xfee00000, 4096)))").strip() == "0xfee00000"
+    refused = repl.run(
+        "exec(\"try:\\n pvboot.mmio_map(0xfed00000, 4096)\\nexcept OSError as e:\\n print('REFUSED', e)\")"
+    )
+    assert "pvboot: device memory fed00000+1000 asked for after the page tables were sealed" in refused, refused
+    assert "REFUSED cannot map device memory fed00000+1000" in refused, refused
+    assert repl.run("print(1 + 1)").strip() == "2"  # nothing else was lost
+    repl.line("machine.mem32[0xfed00000]")
+    repl.expect("pvboot: page fault: read of an unmapped page at fed00000")
+    assert guest.wait(timeout=20) == vm.EXIT_FAULT
