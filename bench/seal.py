@@ -53,10 +53,10 @@ BOARD = "qemu-microvm"
 GOALS = {"perf_bench": 0.97, "asyncio_spawn": 0.97, "boot": 1.05, "image": 1.05}
 #: The link orders (`invoke build --seed`, None the usual one) every timing
 #: runs over, both sides built with each. Where the linker puts the hot code
-#: moves one image's asyncio speed by up to 16% under TCG (QEMU chains its
-#: translated blocks only within a 4 KiB page), more than sealing costs; a
-#: ratio from one link order would mostly say how lucky that order was for
-#: either side. The mean over several orders says what sealing costs.
+#: can move an image's speed under TCG (QEMU chains its translated blocks
+#: only within a 4 KiB page) by more than sealing costs, so a ratio from one
+#: link order may say how lucky that order was for either side; the mean
+#: over several orders says what sealing costs, whatever the placement.
 SEEDS: tuple[int | None, ...] = (None, 1, 2, 3, 4)
 PROBE_TIMEOUT = 30.0
 #: A viper function whose code pointer a probe points elsewhere: calling it
@@ -270,9 +270,10 @@ def _run_script(image: builder.Image, text: str) -> tuple[int, str] | str:
 
 
 def _asyncio(pairs: dict[str, Images], quick: bool) -> dict[str, Any]:
-    # One spawn round's rate varies by up to 30% between rounds of one boot
-    # under TCG, even on a quiet host: 8 boots of 5 rounds a side per link
-    # order keep the median's own spread under the goal's 3%.
+    # One spawn round's rate varies by up to 30% between rounds and boots
+    # under TCG, even on a quiet host (the same two images gave 0.875 and
+    # 1.106 in two runs of 4 boots of 3 rounds): 8 boots of 5 rounds a side
+    # per link order, 40 boots in all, narrow the geomean.
     args = (5000, 1000, 2) if quick else (20000, 5000, 5)
     code = common.program("asyncio_tasks.py") + f"\nmain({args[0]}, {args[1]}, {args[2]})\n"
     per_seed: dict[str, dict[str, Any]] = {}
