@@ -291,23 +291,18 @@ def _asyncio(pairs: dict[str, Images], quick: bool) -> dict[str, Any]:
                 if err.strip():
                     raise common.BenchError(f"asyncio on {side}: {err.strip()[-300:]}")
                 raw[side] += [count / (us / 1e6) for count, us in asyncio_bench.parse(out)["spawn"]]
-        spawn = {side: Stats.of(values) for side, values in raw.items()}
-        cpu_stats = {side: Stats.of(values) for side, values in cpu.items()}
+        spawn, ratio = _medians(raw, 1, 0)
+        cpu_json, cpu_ratio = _medians(cpu, 1, 3)
         per_seed[seed] = {
-            "spawn_tasks_per_s": {side: s.as_dict(1, 0) for side, s in spawn.items()},
-            "ratio": spawn["sealed"].median / spawn["unsealed"].median,
+            "spawn_tasks_per_s": spawn,
+            "ratio": ratio,
             # QEMU's CPU seconds for the whole program (spawn, pingpong, idle:
             # the same work on both sides); the ratio unsealed / sealed, so that
             # above 1 is sealed cheaper, as for tasks/s.
-            "qemu_cpu_s_per_run": {side: s.as_dict(1, 3) for side, s in cpu_stats.items()},
-            "cpu_ratio": cpu_stats["unsealed"].median / cpu_stats["sealed"].median,
+            "qemu_cpu_s_per_run": cpu_json,
+            "cpu_ratio": 1 / cpu_ratio,
         }
-    return {
-        "args": {"n_spawn": args[0], "n_pingpong": args[1], "rounds": args[2]},
-        "per_link_order": _rounded(per_seed),
-        "ratio": round(common.geomean([e["ratio"] for e in per_seed.values()]), 3),
-        "cpu_ratio": round(common.geomean([e["cpu_ratio"] for e in per_seed.values()]), 3),
-    }
+    return {"args": {"n_spawn": args[0], "n_pingpong": args[1], "rounds": args[2]}, **_over_orders(per_seed)}
 
 
 def _boot(pairs: dict[str, Images], quick: bool) -> dict[str, Any]:
@@ -323,29 +318,35 @@ def _boot(pairs: dict[str, Images], quick: bool) -> dict[str, Any]:
                     _, seconds = console.expect_or_fail(boot.PROMPT, boot.BOOT_TIMEOUT)
                     cpu[side].append(common.cpu_seconds(console.proc.pid))
                 raw[side].append(seconds)
-        stats = {side: Stats.of(values) for side, values in raw.items()}
-        cpu_stats = {side: Stats.of(values) for side, values in cpu.items()}
+        ms, ratio = _medians(raw, 1000, 2)
+        cpu_ms, cpu_ratio = _medians(cpu, 1000, 2)
         per_seed[seed] = {
-            "ms_to_prompt": {side: s.as_dict(1000, 2) for side, s in stats.items()},
-            "ratio": stats["sealed"].median / stats["unsealed"].median,
+            "ms_to_prompt": ms,
+            "ratio": ratio,
             # QEMU's CPU time from its start to the prompt (its own start-up
             # included, the same on both sides); sealed / unsealed like the ratio.
-            "qemu_cpu_ms_to_prompt": {side: s.as_dict(1000, 2) for side, s in cpu_stats.items()},
-            "cpu_ratio": cpu_stats["sealed"].median / cpu_stats["unsealed"].median,
+            "qemu_cpu_ms_to_prompt": cpu_ms,
+            "cpu_ratio": cpu_ratio,
         }
+    return {"runs_per_side_per_link_order": runs, **_over_orders(per_seed)}
+
+
+def _medians(samples: dict[str, list[float]], scale: float, digits: int) -> tuple[dict[str, Any], float]:
+    """Each side's statistics (JSON-ready, scaled) and the ratio of the medians, sealed / unsealed."""
+    stats = {side: Stats.of(values) for side, values in samples.items()}
+    ratio = stats["sealed"].median / stats["unsealed"].median
+    return {side: s.as_dict(scale, digits) for side, s in stats.items()}, ratio
+
+
+def _over_orders(per_seed: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Each link order's entry (ratios rounded for the JSON) and the geomeans of their exact ratios."""
     return {
-        "runs_per_side_per_link_order": runs,
-        "per_link_order": _rounded(per_seed),
+        "per_link_order": {
+            seed: {k: round(v, 3) if k.endswith("ratio") else v for k, v in entry.items()}
+            for seed, entry in per_seed.items()
+        },
         "ratio": round(common.geomean([e["ratio"] for e in per_seed.values()]), 3),
         "cpu_ratio": round(common.geomean([e["cpu_ratio"] for e in per_seed.values()]), 3),
-    }
-
-
-def _rounded(per_seed: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """The per-link-order entries with their ratios rounded for the JSON (the geomeans use the exact ones)."""
-    return {
-        seed: {k: round(v, 3) if k.endswith("ratio") else v for k, v in entry.items()}
-        for seed, entry in per_seed.items()
     }
 
 
