@@ -28,7 +28,7 @@ BACKEND_ID = "pyunik-rng"
 def pyunik_plugin() -> PluginInfo:
     return PluginInfo(
         name="virtio-rng",
-        description="virtio entropy device: the host's /dev/urandom for os.urandom and seeds where the CPU has no RDRAND",
+        description="virtio entropy device: the host's /dev/urandom for os.urandom and seeds (CPUs without RDRAND)",
         provides=("entropy",),
         requires=("virtio",),
         options={
@@ -48,7 +48,7 @@ def pyunik_plugin() -> PluginInfo:
 def pyunik_validate_options(board: Board, options: dict[str, Any]) -> list[str]:
     source = options["host_source"]
     if not source.startswith("/"):
-        return [f"host_source is {source!r}; fix: give an absolute path on the host, e.g. \"/dev/urandom\""]
+        return [f'host_source is {source!r}; fix: give an absolute path on the host, e.g. "/dev/urandom"']
     return []
 
 
