@@ -20,7 +20,10 @@ from pyunik_plugins import virtio_rng
 
 from pyunik import vm
 
-ASK = b"import os, pvboot; b = os.urandom(64); print('RNG', len(b), pvboot.entropy(), pvboot.layout()[5], b.hex())\r"
+ASK = (
+    b"import os, pvboot, random; b = os.urandom(64); "
+    b"print('RNG', len(b), pvboot.entropy(), pvboot.layout()[5], random.getrandbits(32), b.hex())\r"
+)
 URANDOM_ERROR = b"import os; os.urandom(16)\r"
 NO_SOURCE = (
     b"OSError: os.urandom: this CPU has no RDRAND or RDSEED and no virtio-rng device answers; "
@@ -80,14 +83,15 @@ def ask(image_for, board: str, question: bytes, args=None, timeout: float = 20) 
 def test_os_urandom_takes_virtio_rng_and_differs_between_boots(image_for, board: str) -> None:  # type: ignore[no-untyped-def]
     replies = []
     for _ in range(2):
-        line = re.search(rb"RNG (\d+) (\S+) (\S+) ([0-9a-f]+)\r\n", ask(image_for, board, ASK))
+        line = re.search(rb"RNG (\d+) (\S+) (\S+) (\d+) ([0-9a-f]+)\r\n", ask(image_for, board, ASK))
         assert line is not None
-        length, source, layout_source, data = line.groups()
+        length, source, layout_source, seeded, data = line.groups()
         assert (int(length), len(data), source) == (64, 128, b"virtio-rng")
         # The layout is drawn before any driver runs: the CPU's jitter here.
         assert layout_source == b"tsc-jitter"
-        replies.append(data)
-    assert replies[0] != replies[1]
+        replies.append((data, seeded))
+    assert replies[0][0] != replies[1][0]
+    assert replies[0][1] != replies[1][1]  # random's seed (from the device) differs too
 
 
 @pytest.mark.parametrize("board", ["qemu-microvm-net", "qemu-q35-net"])
@@ -109,3 +113,16 @@ def test_a_device_that_never_answers_gives_oserror_not_a_hang(image_for) -> None
     # Dropped after that: the next call is the no-source error, at once.
     assert reply.count(b"no answer in 5000 ms") == 1
     assert NO_SOURCE in reply
+
+
+def test_lwip_draws_its_seed_from_the_device_at_boot(image_for) -> None:  # type: ignore[no-untyped-def]
+    # The net board with a silent device: lwIP's init asks it for its first
+    # random numbers, so the one line comes before the prompt, after the
+    # bounded wait; the seeds then fall back to the jitter and the boot goes on.
+    question = (
+        URANDOM_ERROR + b"import pvboot, random; print('SOURCE', pvboot.entropy(), random.getrandbits(8) < 256)\r"
+    )
+    reply = ask(image_for, "qemu-microvm-net", question, silent_rng, timeout=30)
+    prompt = reply.index(b">>> ")
+    assert re.search(rb"virtio-rng: virtio-mmio@\S+: no answer in 5000 ms", reply[:prompt]), reply
+    assert NO_SOURCE in reply and b"SOURCE tsc-jitter True" in reply
