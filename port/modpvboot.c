@@ -10,9 +10,14 @@
  *                         heap_end, entropy source, stack_positions,
  *                         heap_positions): where this boot put the C stack
  *                         and the GC heap (its allocation table starts at
- *                         heap_start, objects at heap_pool), what the
- *                         randomness came from, and how many places each
- *                         was drawn from
+ *                         heap_start, objects at heap_pool), what that
+ *                         randomness came from ("rdseed", "rdrand" or
+ *                         "tsc-jitter": drawn before any driver ran), and
+ *                         how many places each was drawn from
+ *   pvboot.entropy()      what os.urandom and the seeds of random and lwIP
+ *                         draw from now: "rdseed", "rdrand", an entropy
+ *                         device ("virtio-rng") or "tsc-jitter" (then
+ *                         os.urandom raises OSError)
  *   pvboot.mmio_map(phys, size)
  *                         the address at which device registers
  *                         [phys, phys + size) are reachable (uncached,
@@ -99,7 +104,7 @@ static mp_obj_t pvboot_layout(void) {
         mp_obj_new_int_from_uint((uintptr_t)area->gc_alloc_table_start),
         mp_obj_new_int_from_uint((uintptr_t)area->gc_pool_start),
         mp_obj_new_int_from_uint((uintptr_t)area->gc_pool_end),
-        mp_obj_new_str_from_cstr(pvboot_entropy_source()),
+        mp_obj_new_str_from_cstr(info->source),
         mp_obj_new_int_from_uint(info->stack_positions),
         mp_obj_new_int_from_uint(info->heap_positions),
     };
@@ -120,7 +125,13 @@ static mp_obj_t pvboot_mmio_map_fn(mp_obj_t phys_in, mp_obj_t size_in) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_2(pvboot_mmio_map_obj, pvboot_mmio_map_fn);
 
+static mp_obj_t pvboot_entropy(void) {
+    return mp_obj_new_str_from_cstr(pvboot_entropy_source());
+}
+static MP_DEFINE_CONST_FUN_OBJ_0(pvboot_entropy_obj, pvboot_entropy);
+
 static const mp_rom_map_elem_t pvboot_module_globals_table[] = {
+    { MP_ROM_QSTR(MP_QSTR_entropy), MP_ROM_PTR(&pvboot_entropy_obj) },
     { MP_ROM_QSTR(MP_QSTR_idle_stats), MP_ROM_PTR(&pvboot_idle_stats_obj) },
     { MP_ROM_QSTR(MP_QSTR_layout), MP_ROM_PTR(&pvboot_layout_obj) },
     { MP_ROM_QSTR(MP_QSTR___name__), MP_ROM_QSTR(MP_QSTR_pvboot) },

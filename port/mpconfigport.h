@@ -102,9 +102,10 @@ void *native_arena_commit(void *buf, size_t len, void *reloc);
 #define MICROPY_PY_ASYNCIO (1)
 #define MICROPY_PY_HASHLIB_SHA1 (0)
 #define MICROPY_PY_CRYPTOLIB (0)
-// random is seeded on import (and by random.seed()) from RDSEED/RDRAND, or
-// the cycle counter's jitter on a CPU without them (pvboot/entropy.c):
-// different on every boot, never a constant.
+// random is seeded on import (and by random.seed()) from RDSEED/RDRAND, else
+// an entropy device (virtio-rng, when the board has one), else the cycle
+// counter's jitter (pvboot/entropy.c): different on every boot, never a
+// constant.
 #define MICROPY_PY_RANDOM_SEED_INIT_FUNC ((mp_uint_t)pvboot_random_u64())
 #define MICROPY_PY_MACHINE (1)
 #define MICROPY_PY_MACHINE_INCLUDEFILE "machine_port.c"

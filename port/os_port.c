@@ -1,13 +1,15 @@
 /*
  * The port's part of the `os` module (included by extmod/modos.c):
- * os.urandom from the CPU's own entropy source.
+ * os.urandom from entropy fit for keys.
  *
  * RDSEED gives full-entropy bits, RDRAND the output of a generator seeded
- * from them (pvboot_random_hw, pvboot/entropy.c); both are what a VM gets
- * from its CPU (QEMU's TCG offers them with -cpu max). Without either there
- * is no entropy fit for keys, and os.urandom says so instead of handing out
- * predictable bytes: the timing jitter pvboot falls back to for seeds and
- * the layout is not offered here.
+ * from them; both are what a VM gets from its CPU (QEMU's TCG offers them
+ * with -cpu max). Where the CPU has neither, an entropy device registered
+ * by its driver (virtio-rng, fed by the host's /dev/urandom) serves
+ * (pvboot_random_bytes, pvboot/entropy.c). Without any of them there is no
+ * entropy fit for keys, and os.urandom says so, naming both fixes, instead
+ * of handing out predictable bytes: the timing jitter pvboot falls back to
+ * for seeds and the layout is not offered here.
  */
 #include "py/runtime.h"
 #include "pvboot.h"
@@ -17,19 +19,20 @@ static mp_obj_t mp_os_urandom(mp_obj_t num) {
     if (n < 0) {
         mp_raise_ValueError(MP_ERROR_TEXT("negative length"));
     }
-    if (strcmp(pvboot_entropy_source(), "tsc-jitter") == 0) {
-        mp_raise_msg(&mp_type_OSError, MP_ERROR_TEXT("os.urandom: this CPU has no RDRAND or RDSEED (QEMU: -cpu max)"));
-    }
+    // Named before the call: a device that fails is dropped by it.
+    const char *source = pvboot_entropy_source();
     vstr_t vstr;
     vstr_init_len(&vstr, n);
-    for (mp_int_t i = 0; i < n; i += 8) {
-        uint64_t word;
-        if (!pvboot_random_hw(&word)) {
-            vstr_clear(&vstr);
-            mp_raise_msg(&mp_type_OSError, MP_ERROR_TEXT("os.urandom: RDRAND/RDSEED gave no entropy"));
-        }
-        size_t take = (size_t)(n - i) < 8 ? (size_t)(n - i) : 8;
-        memcpy(vstr.buf + i, &word, take);
+    int status = pvboot_random_bytes(vstr.buf, (size_t)n);
+    if (status == PVBOOT_RANDOM_NONE) {
+        vstr_clear(&vstr);
+        mp_raise_msg(&mp_type_OSError, MP_ERROR_TEXT("os.urandom: this CPU has no RDRAND or RDSEED and no "
+            "virtio-rng device answers; fix: QEMU -cpu max, or the board's virtio-rng plugin with QEMU "
+            "-device virtio-rng-device (microvm) or virtio-rng-pci (q35)"));
+    }
+    if (status != PVBOOT_RANDOM_OK) {
+        vstr_clear(&vstr);
+        mp_raise_msg_varg(&mp_type_OSError, MP_ERROR_TEXT("os.urandom: %s gave no entropy"), source);
     }
     return mp_obj_new_bytes_from_vstr(&vstr);
 }

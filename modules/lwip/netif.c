@@ -284,9 +284,10 @@ u32_t sys_now(void) {
 }
 
 // lwIP's randomness (initial local ports, DHCP and DNS ids, IGMP delays):
-// pvboot's entropy source, the one the canary and the layout use (RDSEED,
-// RDRAND, else timing jitter; entropy.c). Ids must differ between boots and
-// not follow from each other; lwIP asks a handful of times, not per packet.
+// pvboot's seed source (RDSEED, RDRAND, else an entropy device such as
+// virtio-rng, else timing jitter; entropy.c). Ids must differ between boots
+// and not follow from each other; lwIP asks a handful of times, not per
+// packet, so a device round trip each time costs nothing that shows.
 uint32_t pyunik_lwip_rand(void) {
     return (uint32_t)pvboot_random_u64();
 }

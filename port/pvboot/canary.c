@@ -25,7 +25,7 @@ __attribute__((no_stack_protector, noinline)) void pvboot_canary_init(void) {
     // The low byte stays 0 (a "terminator" canary, as glibc's): a string
     // copy that runs over a buffer stops at it and cannot write past it
     // with the canary intact, and a read past the buffer cannot print it.
-    __stack_chk_guard = (uintptr_t)(pvboot_random_u64() & ~0xffULL);
+    __stack_chk_guard = (uintptr_t)(pvboot_random_boot_u64() & ~0xffULL);
 }
 
 __attribute__((noreturn, no_stack_protector)) void __stack_chk_fail(void);

@@ -1,6 +1,6 @@
 /*
  * Entropy for the boot layer and the port: the stack canary, the
- * randomised heap base and stack top, os.urandom and random's seed.
+ * randomised heap base and stack top, os.urandom, random's and lwIP's seeds.
  *
  * RDSEED gives full-entropy bits, RDRAND the output of a generator the CPU
  * reseeds from them; a VM gets both from its CPU (QEMU's TCG offers them
@@ -16,9 +16,21 @@
  * own (no seed in the start info or xenstore), so there jitter is also
  * what is left.
  *
- * Everything here runs before the stack canary is set (the canary comes
- * from it), so nothing here is built with the stack protector.
+ * Between the two: an entropy device whose driver registered it
+ * (pvboot_entropy_register: virtio-rng, whose bytes come from the host's
+ * /dev/urandom). It is fit for keys, so os.urandom and the seeds take it
+ * where the CPU has no RDSEED/RDRAND. The stack canary and the layout are
+ * drawn before any driver has run (pvboot_random_boot_u64), so they keep
+ * the CPU's bits or the jitter; pvboot_layout_info()->source says which.
+ * A device that fails (no answer within its driver's bound, or a broken
+ * ring: the driver says so in one line) is dropped, and what is left
+ * takes over.
+ *
+ * The boot-time draws run before the stack canary is set (the canary comes
+ * from them), so they are built without the stack protector (NO_SSP).
  */
+#include <string.h>
+
 #include "pvboot_internal.h"
 
 #define CPUID_1_ECX_RDRAND (1u << 30)
@@ -96,7 +108,59 @@ NO_SSP static uint64_t jitter64(void) {
     return fmix64(h ^ pvboot_clock_cycles());
 }
 
-NO_SSP uint64_t pvboot_random_u64(void) {
+static const pvboot_entropy_device_t *device;
+
+void pvboot_entropy_register(const pvboot_entropy_device_t *d) {
+    device = d;
+}
+
+// len bytes from the registered device, or false when it failed (it is
+// then dropped: its driver said why). A driver that claims more than it
+// was asked for, or nothing, is not trusted either.
+static bool device_fill(uint8_t *buf, size_t len) {
+    while (len > 0) {
+        int n = device->read(buf, len);
+        if (n <= 0 || (size_t)n > len) {
+            device = NULL;
+            return false;
+        }
+        buf += n;
+        len -= (size_t)n;
+    }
+    return true;
+}
+
+int pvboot_random_bytes(void *buf, size_t len) {
+    uint8_t *out = buf;
+    size_t done = 0;
+    uint64_t word;
+    while (done < len && pvboot_random_hw(&word)) {
+        size_t take = len - done < 8 ? len - done : 8;
+        memcpy(out + done, &word, take);
+        done += take;
+    }
+    if (done == len) {
+        return PVBOOT_RANDOM_OK;
+    }
+    // No RDSEED/RDRAND, or they stayed drained: the device, if any.
+    if (device == NULL) {
+        return has_rdseed || has_rdrand ? PVBOOT_RANDOM_FAILED : PVBOOT_RANDOM_NONE;
+    }
+    return device_fill(out + done, len - done) ? PVBOOT_RANDOM_OK : PVBOOT_RANDOM_FAILED;
+}
+
+uint64_t pvboot_random_u64(void) {
+    uint64_t v;
+    if (pvboot_random_hw(&v)) {
+        return v;
+    }
+    if (device != NULL && device_fill((uint8_t *)&v, sizeof(v))) {
+        return v;
+    }
+    return jitter64();
+}
+
+NO_SSP uint64_t pvboot_random_boot_u64(void) {
     uint64_t v;
     if (pvboot_random_hw(&v)) {
         return v;
@@ -104,9 +168,19 @@ NO_SSP uint64_t pvboot_random_u64(void) {
     return jitter64();
 }
 
-const char *pvboot_entropy_source(void) {
+const char *pvboot_boot_entropy_source(void) {
     if (has_rdrand < 0) {
         detect();
     }
     return has_rdseed ? "rdseed" : has_rdrand ? "rdrand" : "tsc-jitter";
+}
+
+const char *pvboot_entropy_source(void) {
+    if (has_rdrand < 0) {
+        detect();
+    }
+    if (!has_rdseed && !has_rdrand && device != NULL) {
+        return device->name;
+    }
+    return pvboot_boot_entropy_source();
 }

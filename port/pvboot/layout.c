@@ -1,7 +1,12 @@
 /*
  * The randomised layout: where pvboot_main()'s stack ends and where the
- * port's heap begins differ on every boot, drawn from pvboot_random_u64()
- * (entropy.c), so that an overflow cannot rely on a fixed address.
+ * port's heap begins differ on every boot, drawn from pvboot_random_boot_u64()
+ * (entropy.c), so that an overflow cannot rely on a fixed address. The
+ * stack's place is chosen before any driver runs, so an entropy device
+ * (virtio-rng) cannot serve it; the heap's base, drawn when the port claims
+ * its heap after the drivers' init, takes the same source as the stack, so
+ * that one name (info.source: RDSEED, RDRAND or the TSC's jitter) says what
+ * the whole layout came from.
  *
  * pyunik maps memory physical = virtual, so a random base costs the RAM
  * below it. The range each is drawn from, SLACK, is 1/16 of the free RAM
@@ -31,9 +36,10 @@
 #define RANDOMISE_MIN (4 * 1024 * 1024)
 
 uintptr_t pvboot_main_stack_guard;
-static pvboot_layout_info_t info = { 1, 1 };
+static pvboot_layout_info_t info = { 1, 1, NULL };
 
 const pvboot_layout_info_t *pvboot_layout_info(void) {
+    info.source = pvboot_boot_entropy_source();
     return &info;
 }
 
@@ -53,7 +59,7 @@ static size_t random_offset(size_t slack) {
     if (slack < STEP) {
         return 0;
     }
-    return (size_t)(pvboot_random_u64() % (slack / STEP)) * STEP;
+    return (size_t)(pvboot_random_boot_u64() % (slack / STEP)) * STEP;
 }
 
 bool pvboot_layout_stack(pvboot_start_info_t *si) {

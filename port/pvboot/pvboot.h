@@ -122,6 +122,9 @@ __attribute__((noinline)) int pvboot_main(const pvboot_start_info_t *si);
 typedef struct {
     size_t stack_positions;
     size_t heap_positions;
+    /* What both were drawn from: "rdseed", "rdrand" or "tsc-jitter" (the
+     * stack's place is chosen before any driver runs, so never a device). */
+    const char *source;
 } pvboot_layout_info_t;
 
 const pvboot_layout_info_t *pvboot_layout_info(void);
@@ -286,17 +289,44 @@ static inline pvboot_cpuid_t pvboot_cpuid(uint32_t leaf, uint32_t subleaf) {
 
 /* ---- Entropy ------------------------------------------------------------
  *
- * See entropy.c for the sources and what each is worth.
+ * See entropy.c for the sources and what each is worth. In order of
+ * preference: the CPU (RDSEED, else RDRAND), an entropy device a driver
+ * registered (virtio-rng), else timing jitter of the cycle counter.
  */
 
 /* 64 bits from the CPU: RDSEED, else RDRAND. false when the CPU has neither
  * (QEMU's default TCG CPU, qemu64) or both stayed drained through retries. */
 bool pvboot_random_hw(uint64_t *out);
-/* 64 bits that differ on every boot, for seeds, the stack canary and the
- * randomised layout: pvboot_random_hw(), else timing jitter of the cycle
- * counter (weaker: not for keys; os.urandom does not use it). */
+
+/* An entropy device, registered by its driver at board init (one at a time:
+ * a later one replaces it). read() fills buf with 1..len bytes from the
+ * device and returns how many, waiting for the device with a bound of its
+ * own; -1 once the device failed (no answer in time, or it broke the
+ * rules: the driver says so in one line). After -1 pvboot stops asking it.
+ * Not from interrupt context. */
+typedef struct {
+    const char *name; /* what pvboot_entropy_source() says: "virtio-rng" */
+    int (*read)(void *buf, size_t len);
+} pvboot_entropy_device_t;
+
+void pvboot_entropy_register(const pvboot_entropy_device_t *device);
+
+/* len bytes fit for keys (os.urandom): from the CPU, else the registered
+ * device; never the timing jitter. Not from interrupt context. */
+#define PVBOOT_RANDOM_OK (0)
+#define PVBOOT_RANDOM_NONE (-1)   /* no RDSEED/RDRAND and no (working) device */
+#define PVBOOT_RANDOM_FAILED (-2) /* the source gave nothing (RDRAND drained,
+                                   * the device failed just now) */
+int pvboot_random_bytes(void *buf, size_t len);
+
+/* 64 bits that differ on every boot, for seeds (random's, lwIP's): the CPU,
+ * else the registered device, else timing jitter (weaker: not for keys;
+ * os.urandom does not use it). Not from interrupt context. The stack
+ * canary and the randomised layout are drawn before any driver has run,
+ * so they take the CPU or the jitter (pvboot_layout_info()->source). */
 uint64_t pvboot_random_u64(void);
-/* What pvboot_random_u64() draws from: "rdseed", "rdrand" or "tsc-jitter". */
+/* What pvboot_random_u64() draws from now: "rdseed", "rdrand", the
+ * device's name ("virtio-rng") or "tsc-jitter". */
 const char *pvboot_entropy_source(void);
 
 /* ---- Hypervisor and shutdown ------------------------------------------- */

@@ -19,8 +19,13 @@ extern char __bss_start[], __bss_end[], _end[];
 extern char boot_stack_guard[], boot_stack_bottom[], boot_stack_top[];
 extern char exception_stack_guard[], exception_stack_top[];
 
-/* Sets __stack_chk_guard from pvboot_random_u64(); first thing at start. */
+/* Sets __stack_chk_guard from pvboot_random_boot_u64(); first thing at start. */
 void pvboot_canary_init(void);
+/* For what is drawn before any driver has run (the canary, the layout):
+ * RDSEED/RDRAND, else the cycle counter's jitter, never a device; and the
+ * name of that source (entropy.c). */
+uint64_t pvboot_random_boot_u64(void);
+const char *pvboot_boot_entropy_source(void);
 /* Sets every gate of the IDT, which has a page of its own (at
  * pvboot_idt_page()) that the sealed map makes read-only. */
 void pvboot_idt_init(void);
