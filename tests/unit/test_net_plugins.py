@@ -6,24 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from boardfiles import make_board, resolve_error
 
-from pyunik.board import Board, parse
-from pyunik.plugins import PluginError, PluginManager
-
-BASE = "uart16550 = {}\ntsc-clock = {}\nlapic-timer = {}\n"
-
-
-def make_board(tmp_path: Path, plugins: str, machine: str = "microvm") -> Board:
-    path = tmp_path / "n" / "board.toml"
-    return parse(path, f'name = "n"\ndescription = "d"\n\n[plugins]\n{BASE}{plugins}\n[vm]\nmachine = "{machine}"\n')
-
-
-def resolve_error(board: Board) -> str:
-    with pytest.raises(PluginError) as info:
-        PluginManager().resolve(board)
-    message = str(info.value)
-    assert "\n" not in message and str(board.path) in message, message
-    return message
+from pyunik.plugins import PluginManager
 
 
 def test_virtio_net_pulls_in_the_virtio_core_and_a_stack(tmp_path: Path) -> None:

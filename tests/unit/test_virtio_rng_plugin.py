@@ -6,31 +6,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from boardfiles import make_board, resolve_error
 
 from pyunik import board as boards
-from pyunik.board import Board, parse
+from pyunik.board import Board
 from pyunik.hookspecs import Component
-from pyunik.plugins import PluginError, PluginManager
-
-BASE = "uart16550 = {}\ntsc-clock = {}\nlapic-timer = {}\n"
-
-
-def make_board(tmp_path: Path, plugins: str, machine: str = "microvm") -> Board:
-    path = tmp_path / "r" / "board.toml"
-    return parse(path, f'name = "r"\ndescription = "d"\n\n[plugins]\n{BASE}{plugins}\n[vm]\nmachine = "{machine}"\n')
+from pyunik.plugins import PluginManager
 
 
 def components(board: Board) -> dict[str, Component]:
     manager = PluginManager()
     return {sel.name: c for sel, c in manager.components(board, manager.resolve(board))}
-
-
-def resolve_error(board: Board) -> str:
-    with pytest.raises(PluginError) as info:
-        PluginManager().resolve(board)
-    message = str(info.value)
-    assert "\n" not in message and str(board.path) in message, message
-    return message
 
 
 def test_virtio_rng_pulls_in_the_virtio_core_and_inits_before_lwip(tmp_path: Path) -> None:
