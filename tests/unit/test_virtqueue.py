@@ -37,7 +37,10 @@ def test_virtio_rng_against_hostile_and_silent_devices(tmp_path: Path) -> None:
     rng = ROOT / "modules" / "virtio_rng"
     harness = hostharness.C / "virtio_rng_hostile.c"
     result = hostharness.run(
-        "virtio_rng_hostile", [harness, virtio / "virtqueue.c", virtio / "virtio.c"], [virtio, rng], tmp_path
+        "virtio_rng_hostile",
+        [harness, virtio / "virtqueue.c", virtio / "virtio.c"],
+        [virtio, rng, hostharness.C / "include"],
+        tmp_path,
     )
     assert result.returncode == 0
     assert "0 failures" in result.stdout

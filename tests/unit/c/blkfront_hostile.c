@@ -60,7 +60,7 @@ static void backend_answers(vbd_t *v, RING_IDX slot, uint64_t id, uint8_t op, in
 }
 
 int main(void) {
-    rng = 12345;
+    random_state = 12345;
     vbd_t *v = fresh();
 
     // A well-behaved round trip first: the harness itself must work.

@@ -89,7 +89,7 @@ static void rx_answer(vif_t *v, RING_IDX slot, uint16_t id, uint16_t offset, int
 }
 
 int main(void) {
-    rng = 4242;
+    random_state = 4242;
     static uint8_t frame[1514];
     vif_t *v = fresh();
 

@@ -13,35 +13,10 @@
  * end a device that never answers within the timeout with one line and -1,
  * never a hang.
  */
-#include <stdarg.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
 #include "virtio_rng.c"
+#include "harness_standins.h"
 
-// ---- what pvboot would provide ------------------------------------------------
-
-static int messages;
-static char last_message[256];
-static bool quiet; // the random rounds: count the lines, do not print them
-
-void pvboot_printf(const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(last_message, sizeof(last_message), fmt, ap);
-    va_end(ap);
-    messages++;
-    if (!quiet) {
-        printf("  guest says: %s", last_message);
-    }
-}
-
-void *pvboot_page_alloc(size_t npages) {
-    void *p = aligned_alloc(4096, npages * 4096);
-    memset(p, 0, npages * 4096);
-    return p;
-}
+// ---- what pvboot would provide besides (harness_standins.h) --------------------
 
 static const pvboot_entropy_device_t *registered;
 void pvboot_entropy_register(const pvboot_entropy_device_t *device) {
@@ -68,15 +43,6 @@ static unsigned zero_answers;
 static unsigned yields;
 static uint64_t now_ns;
 static bool irq_routable = true;
-static uint32_t rng_state = 2463534242u;
-
-static uint32_t next_random(void) {
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 17;
-    rng_state ^= rng_state << 5;
-    return rng_state;
-}
-
 static void used(virtq_t *vq, uint32_t id, uint32_t len, uint16_t step) {
     uint16_t at = vq->used_header[1];
     vq->used_ring[at & (vq->size - 1)].id = id;
@@ -216,15 +182,6 @@ void pvboot_yield(uint64_t deadline_ns) {
 
 // ---- checks -------------------------------------------------------------------------
 
-static int failures;
-
-static void check(int ok, const char *what) {
-    printf("%s %s\n", ok ? "ok  " : "FAIL", what);
-    if (!ok) {
-        failures++;
-    }
-}
-
 // A healthy driver on a fresh queue: what a test broke is mended here.
 static void fresh(behaviour_t b) {
     if (rng.dev != NULL) {
@@ -262,6 +219,7 @@ static int read_exact(size_t len, uint8_t **out) {
 }
 
 int main(void) {
+    random_state = 2463534242u;
     uint8_t *buf;
     int n;
 

@@ -6,57 +6,17 @@
  * functions the driver declares. One harness = one program, so the
  * definitions here are not static and appear once per binary.
  *
- * The harness sets backend_state to play a backend leaving Connected, sets
- * quiet for its random rounds (lines counted in messages, not printed), and
- * reads closed_said to see the front end say Closed. check() prints one line
- * per check and counts the failures for main's exit status; next_random()
- * draws the random rounds from rng, which main seeds.
+ * The harness sets backend_state to play a backend leaving Connected and
+ * reads closed_said to see the front end say Closed; pvboot's console,
+ * pages, check() and next_random() come from harness_standins.h.
  */
 #ifndef PYUNIK_TESTS_XEN_FRONT_STANDINS_H
 #define PYUNIK_TESTS_XEN_FRONT_STANDINS_H
 
-#include <stdarg.h>
-#include <stdio.h>
-#include <stdlib.h>
+#include "harness_standins.h"
 
-static int messages;
-static bool quiet; // the random rounds: count the lines, do not print them
 static int closed_said;
 static int backend_state = XENBUS_STATE_CONNECTED;
-static int failures;
-static uint32_t rng; // the random rounds' xorshift state: main seeds it
-
-static uint32_t next_random(void) {
-    rng ^= rng << 13;
-    rng ^= rng >> 17;
-    rng ^= rng << 5;
-    return rng;
-}
-
-static void check(int ok, const char *what) {
-    printf("%s %s\n", ok ? "ok  " : "FAIL", what);
-    if (!ok) {
-        failures++;
-    }
-}
-
-void pvboot_printf(const char *fmt, ...) {
-    messages++;
-    if (quiet) {
-        return;
-    }
-    va_list ap;
-    va_start(ap, fmt);
-    printf("  guest says: ");
-    vprintf(fmt, ap);
-    va_end(ap);
-}
-
-void *pvboot_page_alloc(size_t npages) {
-    void *p = aligned_alloc(PAGE_SIZE, npages * PAGE_SIZE);
-    memset(p, 0, npages * PAGE_SIZE);
-    return p;
-}
 
 void xen_evtchn_notify(evtchn_port_t port) {
     (void)port;
