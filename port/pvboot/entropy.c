@@ -176,11 +176,6 @@ const char *pvboot_boot_entropy_source(void) {
 }
 
 const char *pvboot_entropy_source(void) {
-    if (has_rdrand < 0) {
-        detect();
-    }
-    if (!has_rdseed && !has_rdrand && device != NULL) {
-        return device->name;
-    }
-    return pvboot_boot_entropy_source();
+    const char *cpu = pvboot_boot_entropy_source(); // detects the CPU's sources first
+    return !has_rdseed && !has_rdrand && device != NULL ? device->name : cpu;
 }
